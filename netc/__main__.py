@@ -1,0 +1,3 @@
+from netc.cli.app import main
+
+main()

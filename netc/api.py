@@ -1,0 +1,73 @@
+"""The Python API: `netc.load(path_or_text) -> Graph`; errors raise NetcError with diagnostics."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from netc.diagnostics import NetcError, Source
+from netc.ir.build import BuildOptions, build
+from netc.ir.graph import Graph
+from netc.lang import ast
+from netc.lang.expand import Expander, NetDecl, confined_loader
+from netc.lang.limits import DEFAULT_LIMITS, Limits
+from netc.lang.parser import parse
+from netc.layers.base import Shape
+
+
+def read_source(path: str | os.PathLike[str]) -> Source:
+    """A file as a Source; unreadable files are a NetcError, not a traceback."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise NetcError.single(f"{p}: no such file", None, "check the path") from None
+    except IsADirectoryError:
+        raise NetcError.single(f"{p}: is a directory", None, "give a .net or .prototxt file") from None
+    except OSError as exc:
+        raise NetcError.single(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NetcError.single(
+            f"{p}: not UTF-8 text (byte {exc.start})",
+            None,
+            "netc reads text files; a .caffemodel holds weights, not a network definition",
+        ) from None
+    if "\x00" in text:
+        raise NetcError.single(f"{p}: binary file", None, "netc reads text network definitions")
+    return Source(str(p), text)
+
+
+def as_source(spec: str | os.PathLike[str] | Source) -> Source:
+    if isinstance(spec, Source):
+        return spec
+    if isinstance(spec, os.PathLike):
+        return read_source(spec)
+    if "\n" not in spec and "{" not in spec and ":" not in spec.replace(os.sep, "") and Path(spec).exists():
+        return read_source(spec)
+    if "\n" not in spec and spec.endswith((".net", ".prototxt", ".pbtxt")) and "{" not in spec:
+        return read_source(spec)
+    return Source("<string>", spec)
+
+
+def parse_file(spec: str | os.PathLike[str] | Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:
+    return parse(as_source(spec), limits)
+
+
+def expand(spec: str | os.PathLike[str] | Source | ast.File, limits: Limits = DEFAULT_LIMITS) -> NetDecl:
+    file = spec if isinstance(spec, ast.File) else parse_file(spec, limits)
+    return Expander(confined_loader(), limits).run(file)
+
+
+def load(
+    spec: str | os.PathLike[str] | Source,
+    *,
+    phase: str = "TEST",
+    stages: tuple[str, ...] = (),
+    input_shapes: dict[str, Shape] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Graph:
+    """Parse, expand and shape-check a network: a path, or the text of a spec."""
+    net = expand(spec, limits)
+    return build(net, BuildOptions(phase=phase.upper(), stages=stages, input_shapes=input_shapes))

@@ -1,0 +1,397 @@
+"""Expanded declarations -> IR: phase selection, parameter validation, wiring, shapes, blobs.
+
+One topological pass in declaration order (Caffe's own order). Independent errors are all
+reported; a layer whose input has no shape is skipped rather than reported again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netc.diagnostics import NetcError, Reporter, Span, did_you_mean
+from netc.ir.graph import Blob, Graph, Node, Tensor
+from netc.lang.expand import LayerDecl, NetDecl
+from netc.lang.values import PField, PMessage, Symbol
+from netc.layers.base import LayerContext, LayerType, Params, Shape, ShapeError, all_types, fmt_shape, lookup
+from netc.proto.caffe_schema import CAFFE
+from netc.proto.schema import Field, Kind
+from netc.proto.validate import validate
+
+#: Layer-level netc extensions, written flat in any layer.
+LAYER_EXTENSIONS = (
+    Field("freeze", 2001, Kind.BOOL, default=False),
+    Field("inplace", 2002, Kind.BOOL, default=False),
+)
+_WIRING = ("name", "type", "bottom", "top")
+
+
+@dataclass
+class BuildOptions:
+    phase: str = "TEST"
+    stages: tuple[str, ...] = ()
+    level: int = 0
+    input_shapes: dict[str, Shape] | None = None  # overrides, e.g. from --input-shape
+
+
+def build(net: NetDecl, options: BuildOptions | None = None) -> Graph:
+    return _Builder(net, options or BuildOptions()).run()
+
+
+class _Builder:
+    def __init__(self, net: NetDecl, options: BuildOptions) -> None:
+        self.net = net
+        self.options = options
+        self.report = Reporter()
+        self.nodes: list[Node] = []
+        self.tensors: dict[str, Tensor] = {}
+        self.current: dict[str, str] = {}  # blob name -> latest tensor id
+        self.versions: dict[str, int] = {}
+        self.inputs: list[str] = []
+        self.consumed: set[str] = set()
+        self.names: dict[str, Span] = {}
+
+    def run(self) -> Graph:
+        header = validate(
+            self.net.header, CAFFE.message("NetParameter"), CAFFE, self.report, skip=("layer", "layers")
+        )
+        state = header["state"]
+        if state is not None and self.options.phase == "TEST" and state.has("phase"):
+            self.options.phase = str(state["phase"])
+        self._header_inputs(header)
+        layers = [d for d in self.net.layers if self._included(d)]
+        producers_later = self._all_tops(layers)
+        for index, decl in enumerate(layers):
+            self._layer(decl, producers_later[index])
+        self.report.raise_if_any()
+        outputs = [t for t in self.current.values() if t not in self.consumed and self.tensors[t].producer is not None]
+        return Graph(
+            self.net.name or "net",
+            self.nodes,
+            self.tensors,
+            self.inputs,
+            outputs,
+            list(self.net.sources),
+            self.options.phase,
+        )
+
+    # ---- inputs ------------------------------------------------------------------------
+    def _header_inputs(self, header: Params) -> None:
+        names: list[str] = header["input"]
+        if not names:
+            if header.has("input_dim") or header.has("input_shape"):
+                self.report.error(
+                    "input_dim/input_shape given without `input`",
+                    header.span("input_dim") or header.span("input_shape"),
+                    'add input: "data" before the dimensions',
+                )
+            return
+        dims: list[int] = header["input_dim"]
+        shapes: list[Params] = header["input_shape"]
+        span = header.span("input") or self.net.header.span
+        if shapes:
+            if len(shapes) != len(names):
+                self.report.error(f"{len(shapes)} input_shape for {len(names)} inputs", header.span("input_shape"))
+                return
+            resolved = [tuple(int(d) for d in s["dim"]) for s in shapes]
+        elif dims:
+            if len(dims) != 4 * len(names):
+                self.report.error(
+                    f"{len(dims)} input_dim values for {len(names)} input(s)",
+                    header.span("input_dim"),
+                    "give four input_dim values (N, C, H, W) per input",
+                )
+                return
+            resolved = [tuple(dims[4 * i : 4 * i + 4]) for i in range(len(names))]
+        else:
+            self.report.error(
+                f'input "{names[0]}" has no shape',
+                span,
+                "add input_shape { dim: 1 dim: 3 dim: 224 dim: 224 } (or four input_dim values)",
+            )
+            return
+        input_type = lookup("Input")
+        assert input_type is not None
+        for name, shape in zip(names, resolved, strict=True):
+            shape = self._override(name, shape)
+            if not shape or any(d < 1 for d in shape):
+                self.report.error(f'input "{name}" has an invalid shape {list(shape)}', span, "dims must be positive")
+                continue
+            tensor = self._produce(name, name, shape, span)
+            empty = Params("InputParameter", {}, {}, set(), {})
+            layer_params = Params("LayerParameter", {}, {}, set(), {})
+            self.nodes.append(Node(name, "Input", input_type, empty, layer_params, [], [tensor], [], span))
+            self.inputs.append(tensor)
+
+    def _override(self, name: str, shape: Shape) -> Shape:
+        overrides = self.options.input_shapes or {}
+        return tuple(overrides.get(name, shape))
+
+    # ---- phases ------------------------------------------------------------------------
+    def _included(self, decl: LayerDecl) -> bool:
+        includes = [f.value for f in decl.message.all("include") if isinstance(f.value, PMessage)]
+        excludes = [f.value for f in decl.message.all("exclude") if isinstance(f.value, PMessage)]
+        if includes:
+            return any(self._rule_matches(r) for r in includes)
+        return not any(self._rule_matches(r) for r in excludes)
+
+    def _rule_matches(self, rule: PMessage) -> bool:
+        for f in rule:
+            if f.name == "phase" and str(f.value) != self.options.phase:
+                return False
+            if f.name == "min_level" and self.options.level < int(f.value):  # type: ignore[call-overload]
+                return False
+            if f.name == "max_level" and self.options.level > int(f.value):  # type: ignore[call-overload]
+                return False
+            if f.name == "stage" and f.value not in self.options.stages:
+                return False
+            if f.name == "not_stage" and f.value in self.options.stages:
+                return False
+        return True
+
+    def _all_tops(self, layers: list[LayerDecl]) -> list[dict[str, str]]:
+        """For each layer, the blobs produced after it (to tell a cycle from a typo)."""
+        later: list[dict[str, str]] = [{} for _ in layers]
+        seen: dict[str, str] = {}
+        for i in range(len(layers) - 1, -1, -1):
+            later[i] = dict(seen)
+            for top, _ in layers[i].tops:
+                seen[top] = layers[i].name
+        return later
+
+    # ---- layers ------------------------------------------------------------------------
+    def _layer(self, decl: LayerDecl, produced_later: dict[str, str]) -> None:
+        legacy = decl.kind == "layers"
+        spec = CAFFE.message("V1LayerParameter" if legacy else "LayerParameter")
+        layer_type = self._type(decl)
+        if decl.name in self.names:
+            self.report.error(
+                f'layer name "{decl.name}" is used twice',
+                (decl.message.first("name") or PField("", "", decl.span, decl.span)).value_span,
+                f"the first is at {self.names[decl.name]}; layer names must be unique",
+            )
+        self.names.setdefault(decl.name, decl.span)
+        layer_fields, type_fields = self._split(decl, spec.names(), layer_type)
+        layer_params = validate(decl.message, spec, CAFFE, self.report, extensions=LAYER_EXTENSIONS, skip=_WIRING, fields=layer_fields)
+        if layer_type is None:
+            return
+        params = self._type_params(decl, layer_type, type_fields)
+        inputs = self._bottoms(decl, produced_later)
+        if inputs is None:
+            return
+        if not self._arity(decl, layer_type):
+            return
+        shapes = [self.tensors[t].shape for t in inputs]
+        ctx = LayerContext(decl.name, params, layer_params)
+        out_shapes: list[Shape | None]
+        blobs: list[Blob] = []
+        if any(s is None for s in shapes):
+            out_shapes = [None] * len(decl.tops)
+        else:
+            known = [s for s in shapes if s is not None]
+            try:
+                out_shapes = list(layer_type.shapes(ctx, known, len(decl.tops)))
+                blobs = [Blob(b.name, b.shape, b.kind) for b in layer_type.blobs(ctx, known)]
+            except ShapeError as exc:
+                span = (params.span(exc.field) or layer_params.span(exc.field)) if exc.field else None
+                self.report.error(f'{decl.name} ({layer_type.type}): {exc.message}', span or decl.span, exc.hint or self._shape_hint(shapes))
+                out_shapes = [None] * len(decl.tops)
+            if len(out_shapes) != len(decl.tops):
+                out_shapes = (out_shapes + [None] * len(decl.tops))[: len(decl.tops)]
+        if all(s is not None for s in out_shapes):
+            self._multipliers(decl, blobs, layer_params, legacy)
+        for top, span in decl.tops:
+            if top in self.current and top not in [b for b, _ in decl.bottoms]:
+                producer = self.tensors[self.current[top]].producer
+                self.report.error(
+                    f'top "{top}" of layer "{decl.name}" is already produced by "{producer}"',
+                    span,
+                    "give the top a new name (only an in-place layer, with top equal to its bottom, may reuse one)",
+                )
+        outputs = [self._produce(top, decl.name, shape, span) for (top, span), shape in zip(decl.tops, out_shapes, strict=True)]
+        frozen = decl.frozen or bool(layer_params["freeze"])
+        if layer_type.family == "input":
+            self.inputs.extend(outputs)
+        self.nodes.append(
+            Node(decl.name, layer_type.type, layer_type, params, layer_params, inputs, outputs, blobs, decl.span, decl.frames, frozen)
+        )
+
+    def _shape_hint(self, shapes: list[Shape | None]) -> str:
+        return "input shape" + ("s " if len(shapes) > 1 else " ") + ", ".join(fmt_shape(s) for s in shapes if s is not None)
+
+    def _type(self, decl: LayerDecl) -> LayerType | None:
+        field = decl.message.first("type")
+        if field is None:
+            self.report.error(f'layer "{decl.name}" has no type', decl.span, 'add type: "Convolution" (or another layer type)')
+            return None
+        value = field.value
+        if decl.kind == "layers" and isinstance(value, int) and not isinstance(value, bool):
+            value = CAFFE.enum("V1LayerParameter.LayerType").by_number(value) or str(value)
+        if isinstance(value, Symbol) and decl.kind == "layer":
+            self.report.error(
+                f"the type of a `layer` is a string: {value} is the legacy V1 spelling",
+                field.value_span,
+                f'write type: "{_v1_to_name(value)}" (or use `layers` for the V1 format)',
+            )
+            return None
+        layer_type = lookup(str(value)) if isinstance(value, str) else None
+        if layer_type is None:
+            names = list(all_types())
+            self.report.error(
+                f'unknown layer type "{value}"',
+                field.value_span,
+                did_you_mean(str(value), names) or "see `netc layers` for the supported types",
+            )
+        return layer_type
+
+    def _split(self, decl: LayerDecl, layer_fields: list[str], layer_type: LayerType | None) -> tuple[list[PField], list[PField]]:
+        """Fields of the layer message vs flat fields of the type's parameter message."""
+        ext_names = {f.name for f in LAYER_EXTENSIONS}
+        own, flat = [], []
+        type_field_names: set[str] = set()
+        if layer_type is not None:
+            if layer_type.message:
+                type_field_names = set(CAFFE.message(_message_type(layer_type.message)).names())
+            type_field_names |= {f.name for f in layer_type.extensions}
+        for f in decl.message:
+            if f.name in layer_fields or f.name in ext_names:
+                own.append(f)
+            elif f.name in type_field_names:
+                flat.append(f)
+            else:
+                own.append(f)  # reported as unknown by the layer-level validation
+        return own, flat
+
+    def _type_params(self, decl: LayerDecl, layer_type: LayerType, flat: list[PField]) -> Params:
+        if layer_type.message is None:
+            if flat:
+                self.report.error(f"{layer_type.type} takes no parameters", flat[0].name_span)
+            return Params(None, {}, {}, set(), {})
+        message_name = _message_type(layer_type.message)
+        nested = [f for f in decl.message.all(layer_type.message)]
+        fields: list[PField] = list(flat)
+        for f in nested:
+            if isinstance(f.value, PMessage):
+                fields.extend(f.value.fields)
+        for f in decl.message:
+            if f.name.endswith("_param") and f.name not in (layer_type.message, "transform_param", "loss_param"):
+                self.report.error(
+                    f'{f.name} does not apply to a {layer_type.type} layer',
+                    f.name_span,
+                    f"its parameters go in {layer_type.message}",
+                )
+        return validate(
+            PMessage(decl.span, fields),
+            CAFFE.message(message_name),
+            CAFFE,
+            self.report,
+            extensions=layer_type.extensions,
+        )
+
+    def _bottoms(self, decl: LayerDecl, produced_later: dict[str, str]) -> list[str] | None:
+        inputs = []
+        ok = True
+        for blob, span in decl.bottoms:
+            tensor = self.current.get(blob)
+            if tensor is None:
+                ok = False
+                if blob in produced_later or any(t == blob for t, _ in decl.tops):
+                    producer = produced_later.get(blob, decl.name)
+                    self.report.error(
+                        f'layer "{decl.name}" reads "{blob}" before it is produced (by "{producer}")',
+                        span,
+                        "layers run in order: a bottom must come from an earlier layer (this would be a cycle)",
+                    )
+                else:
+                    self.report.error(
+                        f'unknown bottom "{blob}" in layer "{decl.name}"',
+                        span,
+                        did_you_mean(blob, list(self.current)) or "no earlier layer or input produces it",
+                    )
+                continue
+            inputs.append(tensor)
+            self.consumed.add(tensor)
+        return inputs if ok else None
+
+    def _arity(self, decl: LayerDecl, layer_type: LayerType) -> bool:
+        for what, count, (low, high) in (
+            ("bottom", len(decl.bottoms), layer_type.bottoms),
+            ("top", len(decl.tops), layer_type.tops),
+        ):
+            if count < low or (high is not None and count > high):
+                expected = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+                self.report.error(
+                    f'{layer_type.type} layer "{decl.name}" has {count} {what}{"s" * (count != 1)}; it takes {expected}',
+                    decl.span,
+                    f"check the {what} fields",
+                )
+                return False
+        return True
+
+    def _produce(self, blob: str, producer: str, shape: Shape | None, span: Span) -> str:
+        """A new tensor for `blob`; an in-place layer makes a new version of its bottom."""
+        if blob in self.current:
+            version = self.versions.get(blob, 0) + 1
+            self.versions[blob] = version
+            tensor_id = f"{blob}#{version}"
+        else:
+            tensor_id = blob
+        self.tensors[tensor_id] = Tensor(tensor_id, blob, shape, producer)
+        self.current[blob] = tensor_id
+        return tensor_id
+
+    def _multipliers(self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool) -> None:
+        specs: list[tuple[float | None, float | None, Span | None]] = []
+        if legacy:
+            lrs, decays = layer_params["blobs_lr"], layer_params["weight_decay"]
+            for i in range(max(len(lrs), len(decays))):
+                specs.append((lrs[i] if i < len(lrs) else None, decays[i] if i < len(decays) else None, layer_params.span("blobs_lr")))
+        else:
+            for p in layer_params["param"]:
+                specs.append((p["lr_mult"] if p.has("lr_mult") else None, p["decay_mult"] if p.has("decay_mult") else None, layer_params.span("param")))
+        if decl.tune is not None:
+            tune = decl.tune
+            lr = next((f.value for f in tune.all("lr_mult")), None)
+            decay = next((f.value for f in tune.all("decay_mult")), None)
+            per_blob = [f.value for f in tune.all("param") if isinstance(f.value, PMessage)]
+            if per_blob:
+                specs = [(_num(m.first("lr_mult")), _num(m.first("decay_mult")), tune.span) for m in per_blob]
+            if lr is not None or decay is not None:
+                specs = [(_as_float(lr), _as_float(decay), tune.span)] * max(len(blobs), 1)
+        if len(specs) > len(blobs) and decl.tune is None:
+            self.report.error(
+                f'layer "{decl.name}" gives {len(specs)} param specs for {len(blobs)} blobs',
+                specs[0][2] or decl.span,
+                "give one param { } per blob, in order (weights, then bias)",
+            )
+        for blob, (lr, decay, _) in zip(blobs, specs, strict=False):
+            if lr is not None:
+                blob.lr_mult = float(lr)
+            if decay is not None:
+                blob.decay_mult = float(decay)
+        if decl.frozen or layer_params["freeze"]:
+            for blob in blobs:
+                blob.lr_mult = 0.0
+                blob.decay_mult = 0.0
+
+
+def _num(f: PField | None) -> float | None:
+    return _as_float(f.value) if f is not None else None
+
+
+def _as_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NetcError.single(f"lr_mult/decay_mult need numbers, got {value!r}")
+    return float(value)
+
+
+def _message_type(field_name: str) -> str:
+    spec = CAFFE.message("LayerParameter").get(field_name)
+    assert spec is not None and spec.message is not None, field_name
+    return spec.message
+
+
+def _v1_to_name(value: str) -> str:
+    layer = lookup(value)
+    return layer.type if layer else value

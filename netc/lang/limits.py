@@ -1,0 +1,20 @@
+"""Bounds that keep hostile or runaway input from taking unbounded time or memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_source_bytes: int = 4 * 1024 * 1024  # the largest real prototxt files are ~300 kB
+    max_nesting: int = 64  # braces, brackets and parentheses
+    max_expression_depth: int = 64
+    max_template_depth: int = 32  # template instances inside template instances
+    max_import_depth: int = 16
+    max_layers: int = 100_000  # layers after expansion (ResNet-1001 has ~3,000)
+    max_steps: int = 1_000_000  # statements executed while expanding
+    max_string_length: int = 100_000
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,219 @@
+"""The layer-type interface and its registry.
+
+A layer type is one small class that knows everything about itself: where its parameters
+live (its Caffe parameter message, plus netc's extensions), how many bottoms and tops it
+takes, its exact Caffe shape rule and its parameter blobs. Later consumers (costs, code
+generators, drawings) add their knowledge to the same class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from netc.diagnostics import Span
+from netc.proto.schema import Field
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(Exception):
+    """A shape rule failed; `field` names the parameter to point the diagnostic at."""
+
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.field = field
+
+
+class Params:
+    """A layer's parameter message after validation: values with Caffe's defaults applied."""
+
+    def __init__(
+        self,
+        message: str | None,
+        values: dict[str, Any],
+        defaults: dict[str, Any],
+        repeated: set[str],
+        spans: dict[str, Span],
+    ) -> None:
+        self.message = message
+        self.values = values  # only what was written (repeated fields as lists)
+        self.defaults = defaults
+        self.repeated = repeated
+        self.spans = spans
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.repeated:
+            return []
+        return self.defaults.get(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self[name]
+        return default if value is None else value
+
+    def has(self, name: str) -> bool:
+        value = self.values.get(name)
+        return value is not None and value != []
+
+    def span(self, name: str) -> Span | None:
+        return self.spans.get(name)
+
+    def written(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.values.items())
+
+    def __repr__(self) -> str:
+        return f"Params({self.message}, {self.values})"
+
+
+@dataclass(frozen=True)
+class BlobSpec:
+    """A parameter blob a layer owns: learnable (`param`) or a running statistic (`buffer`)."""
+
+    name: str
+    shape: Shape
+    kind: str = "param"  # "param" | "buffer"
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+class LayerContext:
+    """What a shape rule sees of its node: the parameters and the layer's name."""
+
+    def __init__(self, name: str, params: Params, layer: Params) -> None:
+        self.name = name
+        self.params = params  # the type's parameter message (+ netc extensions)
+        self.layer = layer  # LayerParameter-level fields (param, include, loss_weight, ...)
+
+
+class LayerType:
+    """Base class: subclasses set the class attributes and override the rules."""
+
+    type: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()  # V1 enum names and other spellings
+    message: ClassVar[str | None] = None  # LayerParameter field holding its parameters
+    extensions: ClassVar[tuple[Field, ...]] = ()  # netc-only parameters, written flat
+    family: ClassVar[str] = "other"  # conv, pool, norm, act, fc, merge, input, loss, reshape
+    stem: ClassVar[str] = "layer"  # stem of implicit names: conv1, conv2, ...
+    bottoms: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max); None = any number
+    tops: ClassVar[tuple[int, int | None]] = (1, 1)
+    in_place: ClassVar[bool] = False  # may run with top == bottom
+    training_only: ClassVar[bool] = False  # loss and metric layers: no role at inference
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        raise NotImplementedError
+
+    def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
+        return []
+
+    def __repr__(self) -> str:
+        return f"<layer type {self.type}>"
+
+
+class Elementwise(LayerType):
+    """Output has the shape of the input (activations, dropout, normalisations)."""
+
+    family = "act"
+    in_place = True
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        return [tuple(inputs[0])]
+
+
+# ---- registry ----------------------------------------------------------------------------
+
+_REGISTRY: dict[str, LayerType] = {}
+_CANONICAL: dict[str, LayerType] = {}
+
+
+def register(cls: type[LayerType]) -> type[LayerType]:
+    """Class decorator: make a layer type known under its name and aliases."""
+    layer = cls()
+    for key in (cls.type, *cls.aliases):
+        if key in _REGISTRY and _REGISTRY[key] is not layer:
+            raise ValueError(f"layer type {key!r} registered twice")
+        _REGISTRY[key] = layer
+    _CANONICAL[cls.type] = layer
+    return cls
+
+
+def lookup(name: str) -> LayerType | None:
+    _load()
+    return _REGISTRY.get(name)
+
+
+def all_types() -> dict[str, LayerType]:
+    _load()
+    return dict(_CANONICAL)
+
+
+def known_names() -> list[str]:
+    _load()
+    return sorted(_REGISTRY)
+
+
+def _load() -> None:
+    if not _CANONICAL:
+        import netc.layers.catalog  # noqa: F401  (registers every type)
+
+
+# ---- helpers shared by the spatial rules --------------------------------------------------
+
+
+def spatial(
+    params: Params, name: str, n: int, default: int | None, *, h: str | None = None, w: str | None = None
+) -> list[int]:
+    """Caffe's repeated spatial parameters: one value for all axes, one per axis, or _h/_w."""
+    if h and w and (params.has(h) or params.has(w)):
+        if n != 2:
+            raise ShapeError(f"{h}/{w} apply to 2-D inputs only", field=h)
+        if not (params.has(h) and params.has(w)):
+            raise ShapeError(f"{h} and {w} must be given together", field=h if params.has(h) else w)
+        if params.has(name):
+            raise ShapeError(f"give either {name} or {h}/{w}, not both", field=name)
+        return [int(params[h]), int(params[w])]
+    values = params[name]
+    if isinstance(values, list):
+        values = [int(v) for v in values]
+    elif values is None:
+        values = []
+    else:
+        values = [int(values)]
+    if not values:
+        if default is None:
+            raise ShapeError(
+                f"{name} is required",
+                hint=f"add `{name}: N` (or {h} and {w})" if h else f"add `{name}: N`",
+                field=name,
+            )
+        return [default] * n
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ShapeError(
+            f"{name} has {len(values)} values for {n} spatial axes",
+            hint=f"give one value, or one per spatial axis ({n})",
+            field=name,
+        )
+    return values
+
+
+def canonical_axis(axis: int, ndim: int, what: str = "axis") -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(
+            f"{what} {axis} is out of range for a {ndim}-D input",
+            hint=f"use an axis in [{-ndim}, {ndim - 1}]",
+            field=what,
+        )
+    return axis % ndim
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    return "×".join(str(d) for d in shape)

@@ -1,0 +1,14 @@
+"""Imports every layer module so each registers its types (see `base.register`)."""
+
+from netc.layers import (  # noqa: F401
+    activations,
+    conv,
+    dense,
+    inputs,
+    losses,
+    merge,
+    normalization,
+    pooling,
+    reshape,
+    scale,
+)

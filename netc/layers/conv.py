@@ -1,0 +1,109 @@
+"""Convolution and Deconvolution, with Caffe's group, dilation, bias_term and _h/_w forms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netc.layers.base import (
+    BlobSpec,
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    fmt_shape,
+    register,
+    spatial,
+)
+
+
+class _ConvBase(LayerType):
+    message = "convolution_param"
+    family = "conv"
+    stem = "conv"
+
+    def geometry(self, ctx: LayerContext, shape: Shape) -> tuple[int, int, list[int], list[int], list[int], list[int]]:
+        p = ctx.params
+        axis = canonical_axis(int(p["axis"]), len(shape))
+        n = len(shape) - axis - 1
+        if n < 1:
+            raise ShapeError(f"{self.type} needs spatial axes after the channel axis; input is {fmt_shape(shape)}")
+        kernel = spatial(p, "kernel_size", n, None, h="kernel_h", w="kernel_w")
+        pad = spatial(p, "pad", n, 0, h="pad_h", w="pad_w")
+        stride = spatial(p, "stride", n, 1, h="stride_h", w="stride_w")
+        dilation = spatial(p, "dilation", n, 1)
+        if any(s < 1 for s in stride):
+            raise ShapeError("stride must be positive", field="stride")
+        if any(k < 1 for k in kernel):
+            raise ShapeError("kernel_size must be positive", field="kernel_size")
+        if any(d < 1 for d in dilation):
+            raise ShapeError("dilation must be positive", field="dilation")
+        num_output = p["num_output"]
+        if num_output is None or int(num_output) < 1:
+            raise ShapeError("num_output must be a positive integer", hint="add `num_output: N`", field="num_output")
+        group = int(p["group"])
+        channels = shape[axis]
+        if group < 1 or channels % group or int(num_output) % group:
+            raise ShapeError(
+                f"group {group} must divide both the input channels ({channels}) and num_output ({num_output})",
+                field="group",
+            )
+        return axis, int(num_output), kernel, pad, stride, dilation
+
+    def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
+        axis, num_output, kernel, *_ = self.geometry(ctx, inputs[0])
+        group = int(ctx.params["group"])
+        channels = inputs[0][axis]
+        if self.type == "Deconvolution":
+            weight: Shape = (channels, num_output // group, *kernel)
+        else:
+            weight = (num_output, channels // group, *kernel)
+        out = [BlobSpec("weight", weight)]
+        if ctx.params["bias_term"]:
+            out.append(BlobSpec("bias", (num_output,)))
+        return out
+
+
+@register
+class Convolution(_ConvBase):
+    type = "Convolution"
+    aliases = ("CONVOLUTION",)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        out = []
+        for shape in inputs:
+            axis, num_output, kernel, pad, stride, dilation = self.geometry(ctx, shape)
+            dims = []
+            for i, (size, k, p, s, d) in enumerate(zip(shape[axis + 1 :], kernel, pad, stride, dilation, strict=True)):
+                extent = d * (k - 1) + 1
+                if size + 2 * p < extent:
+                    raise ShapeError(
+                        f"kernel {extent} is larger than the padded input {size + 2 * p} on spatial axis {i}",
+                        hint="use a smaller kernel, more padding, or a larger input",
+                        field="kernel_size",
+                    )
+                dims.append((size + 2 * p - extent) // s + 1)
+            out.append((*shape[:axis], num_output, *dims))
+        return out
+
+
+@register
+class Deconvolution(_ConvBase):
+    type = "Deconvolution"
+    aliases = ("DECONVOLUTION",)
+    stem = "deconv"
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        out = []
+        for shape in inputs:
+            axis, num_output, kernel, pad, stride, dilation = self.geometry(ctx, shape)
+            dims = []
+            for size, k, p, s, d in zip(shape[axis + 1 :], kernel, pad, stride, dilation, strict=True):
+                size_out = s * (size - 1) + d * (k - 1) + 1 - 2 * p
+                if size_out < 1:
+                    raise ShapeError(
+                        f"output size {size_out} is not positive", hint="reduce pad", field="pad"
+                    )
+                dims.append(size_out)
+            out.append((*shape[:axis], num_output, *dims))
+        return out

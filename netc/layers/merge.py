@@ -1,0 +1,70 @@
+"""Layers that join tensors: Concat along an axis, Eltwise sum/product/max."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+
+
+@register
+class Concat(LayerType):
+    type = "Concat"
+    aliases = ("CONCAT",)
+    message = "concat_param"
+    family = "merge"
+    stem = "concat"
+    bottoms = (1, None)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        first = inputs[0]
+        p = ctx.params
+        raw_axis = int(p["axis"]) if p.has("axis") or not p.has("concat_dim") else int(p["concat_dim"])
+        axis = canonical_axis(raw_axis, len(first))
+        total = 0
+        for i, shape in enumerate(inputs):
+            if len(shape) != len(first):
+                raise ShapeError(
+                    f"bottom {i} has {len(shape)} axes ({fmt_shape(shape)}), bottom 0 has {len(first)} "
+                    f"({fmt_shape(first)})"
+                )
+            for d, (a, b) in enumerate(zip(first, shape, strict=True)):
+                if d != axis and a != b:
+                    raise ShapeError(
+                        f"bottom {i} is {fmt_shape(shape)} but bottom 0 is {fmt_shape(first)}: "
+                        f"they differ on axis {d}, not only on the concat axis {axis}",
+                        hint="all bottoms must agree except along `axis`",
+                        field="axis",
+                    )
+            total += shape[axis]
+        return [(*first[:axis], total, *first[axis + 1 :])]
+
+
+@register
+class Eltwise(LayerType):
+    type = "Eltwise"
+    aliases = ("ELTWISE",)
+    message = "eltwise_param"
+    family = "merge"
+    stem = "add"
+    bottoms = (2, None)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        first = tuple(inputs[0])
+        for i, shape in enumerate(inputs[1:], start=1):
+            if tuple(shape) != first:
+                raise ShapeError(
+                    f"bottom {i} is {fmt_shape(shape)} but bottom 0 is {fmt_shape(first)}",
+                    hint="Eltwise needs bottoms of identical shape (a projection shortcut fixes ResNet stages)",
+                )
+        coeff = ctx.params["coeff"]
+        if coeff:
+            if ctx.params["operation"] != "SUM":
+                raise ShapeError("coeff applies to SUM only", field="coeff")
+            if len(coeff) != len(inputs):
+                raise ShapeError(
+                    f"{len(coeff)} coeff values for {len(inputs)} bottoms",
+                    hint="give one coefficient per bottom",
+                    field="coeff",
+                )
+        return [first]

@@ -1,0 +1,128 @@
+"""Layers that rearrange a tensor: Flatten, Reshape (0 and -1), Slice, Split."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+
+
+@register
+class Flatten(LayerType):
+    type = "Flatten"
+    aliases = ("FLATTEN",)
+    message = "flatten_param"
+    family = "reshape"
+    stem = "flatten"
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        shape = inputs[0]
+        start = canonical_axis(int(ctx.params["axis"]), len(shape))
+        end = canonical_axis(int(ctx.params["end_axis"]), len(shape), "end_axis")
+        if end < start:
+            raise ShapeError("end_axis comes before axis", field="end_axis")
+        return [(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])]
+
+
+@register
+class Reshape(LayerType):
+    type = "Reshape"
+    message = "reshape_param"
+    family = "reshape"
+    stem = "reshape"
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        shape = tuple(inputs[0])
+        p = ctx.params
+        target = p["shape"]
+        dims = [int(d) for d in (target["dim"] if target is not None else [])]
+        axis = int(p["axis"])
+        num_axes = int(p["num_axes"])
+        start = axis if axis >= 0 else len(shape) + axis + 1
+        if not 0 <= start <= len(shape):
+            raise ShapeError(f"axis {axis} is out of range for {fmt_shape(shape)}", field="axis")
+        end = len(shape) if num_axes == -1 else start + num_axes
+        if num_axes < -1 or end > len(shape):
+            raise ShapeError(f"num_axes {num_axes} is out of range for {fmt_shape(shape)}", field="num_axes")
+        if dims.count(-1) > 1:
+            raise ShapeError("at most one dimension may be -1", field="shape")
+        replaced = shape[start:end]
+        out: list[int] = []
+        for i, d in enumerate(dims):
+            if d == 0:
+                if i >= len(replaced):
+                    raise ShapeError(f"dim {i} is 0 (copy) but the input has no axis {start + i}", field="shape")
+                out.append(replaced[i])
+            elif d < -1:
+                raise ShapeError(f"dim {d} is invalid; use a positive size, 0 (copy) or -1 (infer)", field="shape")
+            else:
+                out.append(d)
+        known = math.prod(d for d in out if d != -1)
+        total = math.prod(replaced)
+        if -1 in out:
+            if known == 0 or total % known:
+                raise ShapeError(
+                    f"cannot infer -1: {total} elements do not divide into {known}", field="shape"
+                )
+            out[out.index(-1)] = total // known
+        elif known != total:
+            raise ShapeError(
+                f"reshape to {fmt_shape(out)} ({known} elements) from {fmt_shape(replaced)} ({total} elements)",
+                hint="the element count must not change; use -1 to infer one dimension",
+                field="shape",
+            )
+        return [(*shape[:start], *out, *shape[end:])]
+
+
+@register
+class Slice(LayerType):
+    type = "Slice"
+    aliases = ("SLICE",)
+    message = "slice_param"
+    family = "reshape"
+    stem = "slice"
+    tops = (1, None)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        shape = inputs[0]
+        p = ctx.params
+        raw_axis = int(p["axis"]) if p.has("axis") or not p.has("slice_dim") else int(p["slice_dim"])
+        axis = canonical_axis(raw_axis, len(shape))
+        size = shape[axis]
+        points = [int(v) for v in p["slice_point"]]
+        if points:
+            if len(points) != n_tops - 1:
+                raise ShapeError(
+                    f"{len(points)} slice_point values for {n_tops} tops",
+                    hint="give one slice_point fewer than there are tops",
+                    field="slice_point",
+                )
+            bounds = [0, *points, size]
+            if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+                raise ShapeError(
+                    f"slice_point values {points} must increase strictly inside (0, {size})",
+                    field="slice_point",
+                )
+            sizes = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+        else:
+            if size % n_tops:
+                raise ShapeError(
+                    f"axis {axis} of size {size} does not split evenly into {n_tops} tops",
+                    hint="give slice_point values",
+                    field="slice_point",
+                )
+            sizes = [size // n_tops] * n_tops
+        return [(*shape[:axis], s, *shape[axis + 1 :]) for s in sizes]
+
+
+@register
+class Split(LayerType):
+    type = "Split"
+    aliases = ("SPLIT",)
+    family = "reshape"
+    stem = "split"
+    tops = (1, None)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        return [tuple(inputs[0]) for _ in range(n_tops)]

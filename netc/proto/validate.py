@@ -1,0 +1,147 @@
+"""Check evaluated messages against the schema and convert values to their field types."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from netc.diagnostics import Reporter, Span, did_you_mean
+from netc.lang.evaluate import render, type_name
+from netc.lang.values import PField, PMessage, Symbol
+from netc.layers.base import Params
+from netc.proto.schema import Field, Kind, Message, Schema
+
+_TRUE = {"true", "True", "t", "1"}
+_FALSE = {"false", "False", "f", "0"}
+
+
+class _Invalid(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def convert(value: object, spec: Field, schema: Schema) -> object:
+    """A scalar converted to the field's kind; raises _Invalid with a readable reason."""
+    kind = spec.kind
+    if isinstance(value, PMessage):
+        raise _Invalid(f'"{spec.name}" is a value, not a message', f"write {spec.name}: value")
+    if kind in (Kind.INT, Kind.UINT):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f'"{spec.name}" needs an integer, got {type_name(value)} {render(value)}')
+        if kind is Kind.UINT and value < 0:
+            raise _Invalid(f'"{spec.name}" must not be negative, got {value}')
+        if value.bit_length() > 64:
+            raise _Invalid(f'"{spec.name}" is out of the 64-bit range')
+        return value
+    if kind is Kind.FLOAT:
+        if isinstance(value, Symbol) and value.lower() in ("inf", "infinity", "nan"):
+            return math.inf if value.lower() != "nan" else math.nan
+        if isinstance(value, bool) or not isinstance(value, int | float) or isinstance(value, Symbol):
+            raise _Invalid(f'"{spec.name}" needs a number, got {type_name(value)} {render(value)}')
+        return float(value)
+    if kind is Kind.BOOL:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, Symbol) or (isinstance(value, int) and value in (0, 1)):
+            text = str(int(value)) if isinstance(value, int) else str(value)
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+        raise _Invalid(f'"{spec.name}" needs true or false, got {render(value)}')
+    if kind in (Kind.STRING, Kind.BYTES):
+        if isinstance(value, Symbol) or not isinstance(value, str):
+            raise _Invalid(
+                f'"{spec.name}" needs a string, got {type_name(value)} {render(value)}',
+                f'quote it: {spec.name}: "{render(value)}"',
+            )
+        return str(value)
+    if kind is Kind.ENUM:
+        assert spec.enum is not None
+        enum = schema.enum(spec.enum)
+        if isinstance(value, int) and not isinstance(value, bool):
+            name = enum.by_number(value)
+            if name is None:
+                raise _Invalid(f'{value} is not a value of {spec.enum}', f"values: {', '.join(enum.values)}")
+            return name
+        if isinstance(value, Symbol) and value in enum.values:
+            return str(value)
+        if isinstance(value, str) and not isinstance(value, Symbol) and value in enum.values:
+            raise _Invalid(f'"{spec.name}" takes an enum name without quotes', f"write {spec.name}: {value}")
+        raise _Invalid(
+            f'unknown value {render(value)} for "{spec.name}"',
+            did_you_mean(str(value), list(enum.values)) or f"values: {', '.join(enum.values)}",
+        )
+    raise _Invalid(f'"{spec.name}" is a message', f"write {spec.name} {{ ... }}")
+
+
+def validate(
+    message: PMessage,
+    spec: Message,
+    schema: Schema,
+    reporter: Reporter,
+    *,
+    extensions: Sequence[Field] = (),
+    skip: Sequence[str] = (),
+    fields: Sequence[PField] | None = None,
+) -> Params:
+    """Params for `message` (or just `fields`), reporting unknown, ill-typed and repeated fields."""
+    known: dict[str, Field] = {f.name: f for f in spec.fields}
+    known.update({f.name: f for f in extensions})
+    values: dict[str, Any] = {}
+    spans: dict[str, Span] = {}
+    for f in fields if fields is not None else message.fields:
+        if f.name in skip:
+            continue
+        field_spec = known.get(f.name)
+        if field_spec is None:
+            reporter.error(
+                f'unknown field "{f.name}" in {spec.name}',
+                f.name_span,
+                did_you_mean(f.name, list(known)) or f"fields of {spec.name}: {', '.join(list(known)[:12])}...",
+            )
+            continue
+        if not field_spec.repeated and f.name in values:
+            reporter.error(
+                f'"{f.name}" is given twice',
+                f.name_span,
+                f"{f.name} takes one value (first given at {spans[f.name]})",
+            )
+            continue
+        converted = _value(f, field_spec, schema, reporter)
+        if converted is _ERROR:
+            continue
+        spans.setdefault(f.name, f.value_span)
+        if field_spec.repeated:
+            values.setdefault(f.name, []).append(converted)
+        else:
+            values[f.name] = converted
+    defaults = {f.name: f.default for f in (*spec.fields, *extensions) if f.default is not None}
+    repeated = {f.name for f in (*spec.fields, *extensions) if f.repeated}
+    return Params(spec.name, values, defaults, repeated, spans)
+
+
+_ERROR = object()
+
+
+def _value(f: PField, spec: Field, schema: Schema, reporter: Reporter) -> object:
+    if spec.kind is Kind.MESSAGE:
+        assert spec.message is not None
+        if not isinstance(f.value, PMessage):
+            reporter.error(
+                f'"{f.name}" is a message, not a value',
+                f.value_span,
+                f"write {f.name} {{ ... }}",
+            )
+            return _ERROR
+        return validate(f.value, schema.message(spec.message), schema, reporter)
+    try:
+        return convert(f.value, spec, schema)
+    except _Invalid as exc:
+        reporter.error(exc.message, f.value_span, exc.hint)
+        return _ERROR
