@@ -23,7 +23,9 @@ def read_source(path: str | os.PathLike[str]) -> Source:
     except FileNotFoundError:
         raise NetcError.single(f"{p}: no such file", None, "check the path") from None
     except IsADirectoryError:
-        raise NetcError.single(f"{p}: is a directory", None, "give a .net or .prototxt file") from None
+        raise NetcError.single(
+            f"{p}: is a directory", None, "give a .net or .prototxt file"
+        ) from None
     except OSError as exc:
         raise NetcError.single(f"{p}: cannot read ({exc.strerror})") from None
     try:
@@ -44,7 +46,12 @@ def as_source(spec: str | os.PathLike[str] | Source) -> Source:
         return spec
     if isinstance(spec, os.PathLike):
         return read_source(spec)
-    if "\n" not in spec and "{" not in spec and ":" not in spec.replace(os.sep, "") and Path(spec).exists():
+    if (
+        "\n" not in spec
+        and "{" not in spec
+        and ":" not in spec.replace(os.sep, "")
+        and Path(spec).exists()
+    ):
         return read_source(spec)
     if "\n" not in spec and spec.endswith((".net", ".prototxt", ".pbtxt")) and "{" not in spec:
         return read_source(spec)
@@ -55,7 +62,9 @@ def parse_file(spec: str | os.PathLike[str] | Source, limits: Limits = DEFAULT_L
     return parse(as_source(spec), limits)
 
 
-def expand(spec: str | os.PathLike[str] | Source | ast.File, limits: Limits = DEFAULT_LIMITS) -> NetDecl:
+def expand(
+    spec: str | os.PathLike[str] | Source | ast.File, limits: Limits = DEFAULT_LIMITS
+) -> NetDecl:
     file = spec if isinstance(spec, ast.File) else parse_file(spec, limits)
     return Expander(confined_loader(), limits).run(file)
 

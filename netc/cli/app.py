@@ -25,10 +25,14 @@ EXIT_USAGE = 2  # the command line is wrong (typer/click use 2 too)
 EXIT_INTERNAL = 70
 
 
-PhaseOption = Annotated[str, typer.Option("--phase", help="Which view of the net: TEST (deploy) or TRAIN.")]
+PhaseOption = Annotated[
+    str, typer.Option("--phase", help="Which view of the net: TEST (deploy) or TRAIN.")
+]
 InputShapeOption = Annotated[
     list[str] | None,
-    typer.Option("--input-shape", help="Override an input's shape, e.g. data=1x3x320x320 (repeatable)."),
+    typer.Option(
+        "--input-shape", help="Override an input's shape, e.g. data=1x3x320x320 (repeatable)."
+    ),
 ]
 
 
@@ -69,13 +73,16 @@ def check_phase(phase: str) -> str:
 
 @app.command()
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Network files (.net or .prototxt).", show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="Network files (.net or .prototxt).", show_default=False)
+    ],
     phase: PhaseOption = "TEST",
     input_shape: InputShapeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
 ) -> None:
     """Parse, expand and shape-check networks; print one summary line per file."""
     from netc.api import load
+    from netc.ir.graph import Graph
     from netc.layers.base import fmt_shape
 
     phase = check_phase(phase)
@@ -87,12 +94,20 @@ def check(
         except NetcError as error:
             failed += 1
             if as_json:
-                print(json.dumps({"file": str(path), "ok": False, "diagnostics": [d.to_json() for d in error.diagnostics]}))
+                print(
+                    json.dumps(
+                        {
+                            "file": str(path),
+                            "ok": False,
+                            "diagnostics": [d.to_json() for d in error.diagnostics],
+                        }
+                    )
+                )
             else:
                 print(str(error), file=sys.stderr)
             continue
 
-        def describe(ids: list[str]) -> str:
+        def describe(ids: list[str], graph: Graph = graph) -> str:
             return ", ".join(
                 f"{graph.tensors[t].blob} {fmt_shape(graph.tensors[t].shape or ())}" for t in ids
             )
@@ -105,8 +120,14 @@ def check(
                         "ok": True,
                         "name": graph.name,
                         "layers": len(graph),
-                        "inputs": {graph.tensors[t].blob: list(graph.tensors[t].shape or ()) for t in graph.inputs},
-                        "outputs": {graph.tensors[t].blob: list(graph.tensors[t].shape or ()) for t in graph.outputs},
+                        "inputs": {
+                            graph.tensors[t].blob: list(graph.tensors[t].shape or ())
+                            for t in graph.inputs
+                        },
+                        "outputs": {
+                            graph.tensors[t].blob: list(graph.tensors[t].shape or ())
+                            for t in graph.outputs
+                        },
                         "params": graph.params_count(),
                     }
                 )
@@ -125,8 +146,12 @@ def check(
 @app.command()
 def fmt(
     file: Annotated[Path, typer.Argument(help="The file to format.", show_default=False)],
-    write: Annotated[bool, typer.Option("--write", "-w", help="Rewrite the file in place (atomically).")] = False,
-    check_only: Annotated[bool, typer.Option("--check", help="Exit 1 if the file is not formatted.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", "-w", help="Rewrite the file in place (atomically).")
+    ] = False,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the file is not formatted.")
+    ] = False,
 ) -> None:
     """Print a file in canonical form (comments kept; idempotent)."""
     from netc.api import read_source
@@ -154,10 +179,18 @@ def fmt(
 
 @app.command()
 def convert(
-    file: Annotated[Path, typer.Argument(help="A Caffe .prototxt or a netc file.", show_default=False)],
-    to: Annotated[str, typer.Option("--to", help="netc (compact) or prototxt (plain Caffe).")] = "netc",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")] = False,
+    file: Annotated[
+        Path, typer.Argument(help="A Caffe .prototxt or a netc file.", show_default=False)
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="netc (compact) or prototxt (plain Caffe).")
+    ] = "netc",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing output file.")
+    ] = False,
 ) -> None:
     """Convert Caffe prototxt to the compact netc form, or any spec to plain prototxt."""
     from netc.api import expand, parse_file
@@ -207,11 +240,17 @@ def main() -> None:
         print("netc: interrupted", file=sys.stderr)
         sys.exit(130)
     except (RecursionError, MemoryError) as exc:
-        print(f"netc: error: input too large or too deeply nested ({type(exc).__name__})", file=sys.stderr)
+        print(
+            f"netc: error: input too large or too deeply nested ({type(exc).__name__})",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_INVALID)
     except Exception as exc:
         print(f"netc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("  hint: this is a bug in netc; please report it with the input that caused it", file=sys.stderr)
+        print(
+            "  hint: this is a bug in netc; please report it with the input that caused it",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_INTERNAL)
 
 

@@ -12,7 +12,16 @@ from netc.diagnostics import NetcError, Reporter, Span, did_you_mean
 from netc.ir.graph import Blob, Graph, Node, Tensor
 from netc.lang.expand import LayerDecl, NetDecl
 from netc.lang.values import PField, PMessage, Symbol
-from netc.layers.base import LayerContext, LayerType, Params, Shape, ShapeError, all_types, fmt_shape, lookup
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Params,
+    Shape,
+    ShapeError,
+    all_types,
+    fmt_shape,
+    lookup,
+)
 from netc.proto.caffe_schema import CAFFE
 from netc.proto.schema import Field, Kind
 from netc.proto.validate import validate
@@ -52,7 +61,11 @@ class _Builder:
 
     def run(self) -> Graph:
         header = validate(
-            self.net.header, CAFFE.message("NetParameter"), CAFFE, self.report, skip=("layer", "layers")
+            self.net.header,
+            CAFFE.message("NetParameter"),
+            CAFFE,
+            self.report,
+            skip=("layer", "layers"),
         )
         state = header["state"]
         if state is not None and self.options.phase == "TEST" and state.has("phase"):
@@ -63,7 +76,11 @@ class _Builder:
         for index, decl in enumerate(layers):
             self._layer(decl, producers_later[index])
         self.report.raise_if_any()
-        outputs = [t for t in self.current.values() if t not in self.consumed and self.tensors[t].producer is not None]
+        outputs = [
+            t
+            for t in self.current.values()
+            if t not in self.consumed and self.tensors[t].producer is not None
+        ]
         return Graph(
             self.net.name or "net",
             self.nodes,
@@ -90,7 +107,11 @@ class _Builder:
         span = header.span("input") or self.net.header.span
         if shapes:
             if len(shapes) != len(names):
-                self.report.error(f"{len(shapes)} input_shape for {len(names)} inputs", header.span("input_shape"))
+                self.report.error(
+                    f"{len(shapes)} input_shape for {len(names)} inputs",
+                    header.span("input_shape"),
+                    "give one input_shape per input, in the same order",
+                )
                 return
             resolved = [tuple(int(d) for d in s["dim"]) for s in shapes]
         elif dims:
@@ -114,12 +135,18 @@ class _Builder:
         for name, shape in zip(names, resolved, strict=True):
             shape = self._override(name, shape)
             if not shape or any(d < 1 for d in shape):
-                self.report.error(f'input "{name}" has an invalid shape {list(shape)}', span, "dims must be positive")
+                self.report.error(
+                    f'input "{name}" has an invalid shape {list(shape)}',
+                    span,
+                    "dims must be positive",
+                )
                 continue
             tensor = self._produce(name, name, shape, span)
             empty = Params("InputParameter", {}, {}, set(), {})
             layer_params = Params("LayerParameter", {}, {}, set(), {})
-            self.nodes.append(Node(name, "Input", input_type, empty, layer_params, [], [tensor], [], span))
+            self.nodes.append(
+                Node(name, "Input", input_type, empty, layer_params, [], [tensor], [], span)
+            )
             self.inputs.append(tensor)
 
     def _override(self, name: str, shape: Shape) -> Shape:
@@ -162,6 +189,7 @@ class _Builder:
     def _layer(self, decl: LayerDecl, produced_later: dict[str, str]) -> None:
         legacy = decl.kind == "layers"
         spec = CAFFE.message("V1LayerParameter" if legacy else "LayerParameter")
+        errors_before = len(self.report.diagnostics)
         layer_type = self._type(decl)
         if decl.name in self.names:
             self.report.error(
@@ -171,34 +199,50 @@ class _Builder:
             )
         self.names.setdefault(decl.name, decl.span)
         layer_fields, type_fields = self._split(decl, spec.names(), layer_type)
-        layer_params = validate(decl.message, spec, CAFFE, self.report, extensions=LAYER_EXTENSIONS, skip=_WIRING, fields=layer_fields)
-        if layer_type is None:
-            return
-        params = self._type_params(decl, layer_type, type_fields)
+        layer_params = validate(
+            decl.message,
+            spec,
+            CAFFE,
+            self.report,
+            extensions=LAYER_EXTENSIONS,
+            skip=_WIRING,
+            fields=layer_fields,
+        )
+        params = (
+            self._type_params(decl, layer_type, type_fields) if layer_type is not None else None
+        )
         inputs = self._bottoms(decl, produced_later)
-        if inputs is None:
-            return
-        if not self._arity(decl, layer_type):
+        if (
+            layer_type is None
+            or params is None
+            or inputs is None
+            or not self._arity(decl, layer_type)
+            or len(self.report.diagnostics) > errors_before
+        ):
+            # Already reported: give the tops unknown shapes so later layers do not cascade.
+            for top, span in decl.tops:
+                self._produce(top, decl.name, None, span)
             return
         shapes = [self.tensors[t].shape for t in inputs]
         ctx = LayerContext(decl.name, params, layer_params)
-        out_shapes: list[Shape | None]
+        out_shapes: list[Shape | None] = [None] * len(decl.tops)
         blobs: list[Blob] = []
-        if any(s is None for s in shapes):
-            out_shapes = [None] * len(decl.tops)
-        else:
+        if all(s is not None for s in shapes):
             known = [s for s in shapes if s is not None]
             try:
-                out_shapes = list(layer_type.shapes(ctx, known, len(decl.tops)))
+                computed = list(layer_type.shapes(ctx, known, len(decl.tops)))
                 blobs = [Blob(b.name, b.shape, b.kind) for b in layer_type.blobs(ctx, known)]
+                out_shapes = (computed + out_shapes)[: len(decl.tops)]
+                self._multipliers(decl, blobs, layer_params, legacy)
             except ShapeError as exc:
-                span = (params.span(exc.field) or layer_params.span(exc.field)) if exc.field else None
-                self.report.error(f'{decl.name} ({layer_type.type}): {exc.message}', span or decl.span, exc.hint or self._shape_hint(shapes))
-                out_shapes = [None] * len(decl.tops)
-            if len(out_shapes) != len(decl.tops):
-                out_shapes = (out_shapes + [None] * len(decl.tops))[: len(decl.tops)]
-        if all(s is not None for s in out_shapes):
-            self._multipliers(decl, blobs, layer_params, legacy)
+                where = (
+                    (params.span(exc.field) or layer_params.span(exc.field)) if exc.field else None
+                )
+                self.report.error(
+                    f"{decl.name} ({layer_type.type}): {exc.message}",
+                    where or decl.span,
+                    exc.hint or self._shape_hint(shapes),
+                )
         for top, span in decl.tops:
             if top in self.current and top not in [b for b, _ in decl.bottoms]:
                 producer = self.tensors[self.current[top]].producer
@@ -207,21 +251,44 @@ class _Builder:
                     span,
                     "give the top a new name (only an in-place layer, with top equal to its bottom, may reuse one)",
                 )
-        outputs = [self._produce(top, decl.name, shape, span) for (top, span), shape in zip(decl.tops, out_shapes, strict=True)]
+        outputs = [
+            self._produce(top, decl.name, shape, span)
+            for (top, span), shape in zip(decl.tops, out_shapes, strict=True)
+        ]
         frozen = decl.frozen or bool(layer_params["freeze"])
         if layer_type.family == "input":
             self.inputs.extend(outputs)
         self.nodes.append(
-            Node(decl.name, layer_type.type, layer_type, params, layer_params, inputs, outputs, blobs, decl.span, decl.frames, frozen)
+            Node(
+                decl.name,
+                layer_type.type,
+                layer_type,
+                params,
+                layer_params,
+                inputs,
+                outputs,
+                blobs,
+                decl.span,
+                decl.frames,
+                frozen,
+            )
         )
 
     def _shape_hint(self, shapes: list[Shape | None]) -> str:
-        return "input shape" + ("s " if len(shapes) > 1 else " ") + ", ".join(fmt_shape(s) for s in shapes if s is not None)
+        return (
+            "input shape"
+            + ("s " if len(shapes) > 1 else " ")
+            + ", ".join(fmt_shape(s) for s in shapes if s is not None)
+        )
 
     def _type(self, decl: LayerDecl) -> LayerType | None:
         field = decl.message.first("type")
         if field is None:
-            self.report.error(f'layer "{decl.name}" has no type', decl.span, 'add type: "Convolution" (or another layer type)')
+            self.report.error(
+                f'layer "{decl.name}" has no type',
+                decl.span,
+                'add type: "Convolution" (or another layer type)',
+            )
             return None
         value = field.value
         if decl.kind == "layers" and isinstance(value, int) and not isinstance(value, bool):
@@ -243,28 +310,46 @@ class _Builder:
             )
         return layer_type
 
-    def _split(self, decl: LayerDecl, layer_fields: list[str], layer_type: LayerType | None) -> tuple[list[PField], list[PField]]:
+    def _split(
+        self, decl: LayerDecl, layer_fields: list[str], layer_type: LayerType | None
+    ) -> tuple[list[PField], list[PField]]:
         """Fields of the layer message vs flat fields of the type's parameter message."""
         ext_names = {f.name for f in LAYER_EXTENSIONS}
         own, flat = [], []
-        type_field_names: set[str] = set()
+        type_field_names: list[str] = []
         if layer_type is not None:
             if layer_type.message:
-                type_field_names = set(CAFFE.message(_message_type(layer_type.message)).names())
-            type_field_names |= {f.name for f in layer_type.extensions}
+                type_field_names = CAFFE.message(_message_type(layer_type.message)).names()
+            type_field_names += [f.name for f in layer_type.extensions]
         for f in decl.message:
             if f.name in layer_fields or f.name in ext_names:
                 own.append(f)
             elif f.name in type_field_names:
                 flat.append(f)
-            else:
-                own.append(f)  # reported as unknown by the layer-level validation
+            elif layer_type is not None:  # an unknown type already has its error
+                candidates = [
+                    n for n in (*layer_fields, *type_field_names, *ext_names) if n != "layer"
+                ]
+                self.report.error(
+                    f'unknown field "{f.name}" for a {layer_type.type} layer',
+                    f.name_span,
+                    did_you_mean(f.name, candidates)
+                    or (
+                        f"{layer_type.type} parameters: {', '.join(type_field_names[:10])}"
+                        if type_field_names
+                        else f"{layer_type.type} takes no parameters"
+                    ),
+                )
         return own, flat
 
     def _type_params(self, decl: LayerDecl, layer_type: LayerType, flat: list[PField]) -> Params:
         if layer_type.message is None:
             if flat:
-                self.report.error(f"{layer_type.type} takes no parameters", flat[0].name_span)
+                self.report.error(
+                    f"{layer_type.type} takes no parameters",
+                    flat[0].name_span,
+                    f'remove "{flat[0].name}"',
+                )
             return Params(None, {}, {}, set(), {})
         message_name = _message_type(layer_type.message)
         nested = [f for f in decl.message.all(layer_type.message)]
@@ -273,9 +358,13 @@ class _Builder:
             if isinstance(f.value, PMessage):
                 fields.extend(f.value.fields)
         for f in decl.message:
-            if f.name.endswith("_param") and f.name not in (layer_type.message, "transform_param", "loss_param"):
+            if f.name.endswith("_param") and f.name not in (
+                layer_type.message,
+                "transform_param",
+                "loss_param",
+            ):
                 self.report.error(
-                    f'{f.name} does not apply to a {layer_type.type} layer',
+                    f"{f.name} does not apply to a {layer_type.type} layer",
                     f.name_span,
                     f"its parameters go in {layer_type.message}",
                 )
@@ -305,7 +394,8 @@ class _Builder:
                     self.report.error(
                         f'unknown bottom "{blob}" in layer "{decl.name}"',
                         span,
-                        did_you_mean(blob, list(self.current)) or "no earlier layer or input produces it",
+                        did_you_mean(blob, list(self.current))
+                        or "no earlier layer or input produces it",
                     )
                 continue
             inputs.append(tensor)
@@ -318,7 +408,13 @@ class _Builder:
             ("top", len(decl.tops), layer_type.tops),
         ):
             if count < low or (high is not None and count > high):
-                expected = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+                expected = (
+                    f"{low}"
+                    if low == high
+                    else f"{low} or more"
+                    if high is None
+                    else f"{low} to {high}"
+                )
                 self.report.error(
                     f'{layer_type.type} layer "{decl.name}" has {count} {what}{"s" * (count != 1)}; it takes {expected}',
                     decl.span,
@@ -339,22 +435,39 @@ class _Builder:
         self.current[blob] = tensor_id
         return tensor_id
 
-    def _multipliers(self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool) -> None:
+    def _multipliers(
+        self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool
+    ) -> None:
         specs: list[tuple[float | None, float | None, Span | None]] = []
         if legacy:
             lrs, decays = layer_params["blobs_lr"], layer_params["weight_decay"]
             for i in range(max(len(lrs), len(decays))):
-                specs.append((lrs[i] if i < len(lrs) else None, decays[i] if i < len(decays) else None, layer_params.span("blobs_lr")))
+                specs.append(
+                    (
+                        lrs[i] if i < len(lrs) else None,
+                        decays[i] if i < len(decays) else None,
+                        layer_params.span("blobs_lr"),
+                    )
+                )
         else:
             for p in layer_params["param"]:
-                specs.append((p["lr_mult"] if p.has("lr_mult") else None, p["decay_mult"] if p.has("decay_mult") else None, layer_params.span("param")))
+                specs.append(
+                    (
+                        p["lr_mult"] if p.has("lr_mult") else None,
+                        p["decay_mult"] if p.has("decay_mult") else None,
+                        layer_params.span("param"),
+                    )
+                )
         if decl.tune is not None:
             tune = decl.tune
             lr = next((f.value for f in tune.all("lr_mult")), None)
             decay = next((f.value for f in tune.all("decay_mult")), None)
             per_blob = [f.value for f in tune.all("param") if isinstance(f.value, PMessage)]
             if per_blob:
-                specs = [(_num(m.first("lr_mult")), _num(m.first("decay_mult")), tune.span) for m in per_blob]
+                specs = [
+                    (_num(m.first("lr_mult")), _num(m.first("decay_mult")), tune.span)
+                    for m in per_blob
+                ]
             if lr is not None or decay is not None:
                 specs = [(_as_float(lr), _as_float(decay), tune.span)] * max(len(blobs), 1)
         if len(specs) > len(blobs) and decl.tune is None:
@@ -382,7 +495,9 @@ def _as_float(value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NetcError.single(f"lr_mult/decay_mult need numbers, got {value!r}")
+        raise NetcError.single(
+            f"lr_mult/decay_mult need numbers, got {value!r}", None, "write e.g. lr_mult: 0.1"
+        )
     return float(value)
 
 

@@ -54,7 +54,9 @@ def _v1_type(item: ast.ScalarField) -> ast.ScalarField:
             value.span,
             "netc converts the V1 types it supports; see `netc layers`",
         )
-    return ast.ScalarField(item.span, "type", item.name_span, ast.Str(value.span, [ast.StrPart(layer.type)]))
+    return ast.ScalarField(
+        item.span, "type", item.name_span, ast.Str(value.span, [ast.StrPart(layer.type)])
+    )
 
 
 def _v1_params(items: list[ast.Item], span: Span) -> list[ast.Item]:
@@ -76,12 +78,18 @@ def _v1_params(items: list[ast.Item], span: Span) -> list[ast.Item]:
     return out
 
 
-def _compact_layer(item: ast.MessageField, previous_top: str | None, previous_conditional: bool) -> ast.MessageField:
+def _compact_layer(
+    item: ast.MessageField, previous_top: str | None, previous_conditional: bool
+) -> ast.MessageField:
     items = list(item.items)
     if item.name == "layers":
         for sub in items:
             if isinstance(sub, ast.MessageField) and sub.name == "layer":
-                raise NetcError.single("V0 layer definitions are not supported", sub.span, "upgrade the file with Caffe's upgrade_net_proto_text")
+                raise NetcError.single(
+                    "V0 layer definitions are not supported",
+                    sub.span,
+                    "upgrade the file with Caffe's upgrade_net_proto_text",
+                )
         v1_params = _v1_params(items, item.span)
         converted: list[ast.Item] = []
         placed = False
@@ -120,7 +128,12 @@ def _compact_layer(item: ast.MessageField, previous_top: str | None, previous_co
             continue
         if isinstance(sub, ast.ScalarField) and sub.name == "top" and drop_top:
             continue
-        if layer is not None and isinstance(sub, ast.MessageField) and sub.name == layer.message and _flattenable(sub):
+        if (
+            layer is not None
+            and isinstance(sub, ast.MessageField)
+            and sub.name == layer.message
+            and _flattenable(sub)
+        ):
             out.extend(sub.items)
             continue
         out.append(sub)
@@ -146,7 +159,9 @@ def _header(items: list[ast.Item]) -> list[ast.Item]:
             if not emitted:
                 for group in groups:
                     span = group[0].span.to(group[-1].span)
-                    fields: list[ast.Item] = [ast.ScalarField(d.span, "dim", d.name_span, d.value) for d in group]
+                    fields: list[ast.Item] = [
+                        ast.ScalarField(d.span, "dim", d.name_span, d.value) for d in group
+                    ]
                     out.append(ast.MessageField(span, "input_shape", group[0].name_span, fields))
                 emitted = True
             continue
@@ -226,7 +241,9 @@ def _plain_fields(decl: LayerDecl) -> tuple[str, list[PField], list[str]]:
     nested: list[PField] = []
     rest: list[PField] = []
     notes: list[str] = []
-    own_fields = set(CAFFE.message(_param_type(layer.message)).names()) if layer and layer.message else set()
+    own_fields = (
+        set(CAFFE.message(_param_type(layer.message)).names()) if layer and layer.message else set()
+    )
     extension_names = {e.name for e in layer.extensions} if layer else set()
     v1_lr: list[object] = []
     v1_decay: list[object] = []
@@ -288,8 +305,16 @@ def to_prototxt(net: NetDecl, blob_counts: dict[str, int] | None = None) -> str:
         frozen = decl.frozen or any(f.name == "freeze" and f.value is True for f in decl.message)
         if frozen:
             fields = [f for f in fields if f.name != "param"]
-            zero = PMessage(decl.span, [PField("lr_mult", 0, decl.span, decl.span), PField("decay_mult", 0, decl.span, decl.span)])
-            fields = [PField("param", zero, decl.span, decl.span) for _ in range(counts.get(decl.name, 2))] + fields
+            zero = PMessage(
+                decl.span,
+                [
+                    PField("lr_mult", 0, decl.span, decl.span),
+                    PField("decay_mult", 0, decl.span, decl.span),
+                ],
+            )
+            fields = [
+                PField("param", zero, decl.span, decl.span) for _ in range(counts.get(decl.name, 2))
+            ] + fields
         lines.append("layer {")
         lines.extend(f"  # {note}" for note in notes)
         lines.append(f"  name: {quote(decl.name)}")

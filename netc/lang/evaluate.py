@@ -62,27 +62,40 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _fail(message: str, span: Span, hint: str | None = None) -> NetcError:
+def describe(value: Any) -> str:
+    """A value for an error message: `string "eight"`, `int 3`, `name MAX`."""
+    if isinstance(value, str) and not isinstance(value, Symbol):
+        return f'string "{value}"'
+    return f"{type_name(value)} {render(value)}"
+
+
+def _fail(message: str, span: Span, hint: str | None) -> NetcError:
     return NetcError.single(message, span, hint)
 
 
 def _number(value: Any, span: Span, what: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _fail(f"{what} needs a number, got {type_name(value)} {render(value)}", span)
+        raise _fail(
+            f"{what} needs a number, got {describe(value)}",
+            span,
+            "arithmetic works on int and float values",
+        )
     return value
 
 
 def _check_int(value: Any, span: Span) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > _MAX_INT_BITS:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value.bit_length() > _MAX_INT_BITS
+    ):
         raise _fail("integer is too large", span, f"values are limited to {_MAX_INT_BITS} bits")
-    if isinstance(value, float) and math.isnan(value) is False and math.isinf(value) and False:
-        return value
     return value
 
 
 def _divide(a: int | float, b: int | float, span: Span) -> int | float:
     if b == 0:
-        raise _fail("division by zero", span)
+        raise _fail("division by zero", span, "check the divisor")
     if isinstance(a, int) and isinstance(b, int) and a % b == 0:
         return a // b  # exact division stays an integer: `channels / 16`
     return a / b
@@ -90,24 +103,31 @@ def _divide(a: int | float, b: int | float, span: Span) -> int | float:
 
 def _floordiv(a: int | float, b: int | float, span: Span) -> int | float:
     if b == 0:
-        raise _fail("division by zero", span)
+        raise _fail("division by zero", span, "check the divisor")
     return a // b
 
 
 def _mod(a: int | float, b: int | float, span: Span) -> int | float:
     if b == 0:
-        raise _fail("modulo by zero", span)
+        raise _fail("modulo by zero", span, "check the divisor")
     return a % b
 
 
 def _power(a: int | float, b: int | float, span: Span) -> int | float:
-    if isinstance(a, int) and isinstance(b, int) and b >= 0 and a not in (0, 1, -1):
-        if b * max(1, abs(a).bit_length()) > _MAX_INT_BITS:
-            raise _fail("power is too large", span, f"values are limited to {_MAX_INT_BITS} bits")
+    if (
+        isinstance(a, int)
+        and isinstance(b, int)
+        and a not in (0, 1, -1)
+        and b * abs(a).bit_length() > _MAX_INT_BITS
+    ):
+        raise _fail("power is too large", span, f"values are limited to {_MAX_INT_BITS} bits")
     try:
-        return a**b
+        result = a**b
     except (OverflowError, ZeroDivisionError) as exc:
-        raise _fail(f"invalid power: {exc}", span) from None
+        raise _fail(f"invalid power: {exc}", span, "check the base and exponent") from None
+    if isinstance(result, complex):
+        raise _fail("a negative number to a fractional power", span, "the result would be complex")
+    return result
 
 
 _ARITH: dict[str, Callable[[Any, Any, Span], Any]] = {
@@ -132,12 +152,16 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 def _call(name: str, args: list[Any], span: Span) -> Any:
     def need(n: int) -> None:
         if len(args) != n:
-            raise _fail(f"{name}() takes {n} argument{'s' * (n != 1)}, got {len(args)}", span)
+            raise _fail(
+                f"{name}() takes {n} argument{'s' * (n != 1)}, got {len(args)}",
+                span,
+                f"call it as {name}(x)",
+            )
 
     if name in ("min", "max"):
         items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
         if not items:
-            raise _fail(f"{name}() of nothing", span)
+            raise _fail(f"{name}() of nothing", span, f"give {name}() at least one number")
         nums = [_number(a, span, f"{name}()") for a in items]
         return min(nums) if name == "min" else max(nums)
     if name == "abs":
@@ -147,16 +171,23 @@ def _call(name: str, args: list[Any], span: Span) -> Any:
         need(1)
         value = _number(args[0], span, f"{name}()")
         if math.isinf(value) or math.isnan(value):
-            raise _fail(f"{name}() of {value}", span)
-        fn = {"int": int, "floor": math.floor, "ceil": math.ceil, "round": round}[name]
-        return int(fn(value))
+            raise _fail(f"{name}() of {value}", span, "the value must be finite")
+        if name == "floor":
+            return math.floor(value)
+        if name == "ceil":
+            return math.ceil(value)
+        return int(value) if name == "int" else round(value)
     if name == "float":
         need(1)
         return float(_number(args[0], span, "float()"))
     if name == "len":
         need(1)
         if not isinstance(args[0], list | str):
-            raise _fail(f"len() needs a list or string, got {type_name(args[0])}", span)
+            raise _fail(
+                f"len() needs a list or string, got {type_name(args[0])}",
+                span,
+                "write len([1, 2]) or len(name)",
+            )
         return len(args[0])
     if name == "str":
         need(1)
@@ -196,7 +227,11 @@ def evaluate(expr: ast.Expr, scope: Scope, *, symbols: bool = False) -> Any:
             else:
                 value = evaluate(part.expr, scope)
                 if isinstance(value, PMessage):
-                    raise _fail("a message cannot be interpolated into a string", part.expr.span)
+                    raise _fail(
+                        "a message cannot be interpolated into a string",
+                        part.expr.span,
+                        "interpolate numbers or strings",
+                    )
                 pieces.append(render(value))
         return "".join(pieces)
     if isinstance(expr, ast.Name):
@@ -230,13 +265,19 @@ def truth(value: Any, span: Span) -> bool:
         return value != 0
     if isinstance(value, Symbol) and value in ("t", "f"):
         return value == "t"
-    raise _fail(f"a condition needs a bool or a number, got {type_name(value)} {render(value)}", span)
+    raise _fail(
+        f"a condition needs a bool or a number, got {describe(value)}",
+        span,
+        "compare it, e.g. if n > 1 { ... }",
+    )
 
 
 def _operation(expr: ast.Operation, scope: Scope, symbols: bool) -> Any:
     op, operands, span = expr.op, expr.operands, expr.span
     if op == "?:":
-        branch = operands[1] if truth(evaluate(operands[0], scope), operands[0].span) else operands[2]
+        branch = (
+            operands[1] if truth(evaluate(operands[0], scope), operands[0].span) else operands[2]
+        )
         return evaluate(branch, scope, symbols=symbols)
     if op == "and":
         return truth(evaluate(operands[0], scope), operands[0].span) and truth(
@@ -256,11 +297,23 @@ def _operation(expr: ast.Operation, scope: Scope, symbols: bool) -> Any:
         target = evaluate(operands[0], scope)
         index = evaluate(operands[1], scope)
         if not isinstance(target, list | str):
-            raise _fail(f"only lists and strings can be indexed, not {type_name(target)}", operands[0].span)
+            raise _fail(
+                f"only lists and strings can be indexed, not {type_name(target)}",
+                operands[0].span,
+                "index a list, e.g. cfg[0]",
+            )
         if isinstance(index, bool) or not isinstance(index, int):
-            raise _fail(f"an index must be an integer, got {type_name(index)}", operands[1].span)
+            raise _fail(
+                f"an index must be an integer, got {type_name(index)}",
+                operands[1].span,
+                "write e.g. cfg[0]",
+            )
         if not -len(target) <= index < len(target):
-            raise _fail(f"index {index} is out of range for length {len(target)}", operands[1].span)
+            raise _fail(
+                f"index {index} is out of range for length {len(target)}",
+                operands[1].span,
+                f"use an index in [{-len(target)}, {len(target) - 1}]",
+            )
         return target[index]
     left = evaluate(operands[0], scope)
     right = evaluate(operands[1], scope)
@@ -270,18 +323,31 @@ def _operation(expr: ast.Operation, scope: Scope, symbols: bool) -> Any:
         ):
             if op in ("==", "!="):
                 return (op == "!=") ^ (left == right)
-            raise _fail(f"cannot compare {type_name(left)} with {type_name(right)}", span)
+            raise _fail(
+                f"cannot compare {type_name(left)} with {type_name(right)}",
+                span,
+                "compare values of one kind",
+            )
         try:
             return _COMPARE[op](left, right)
         except TypeError:
-            raise _fail(f"cannot compare {type_name(left)} with {type_name(right)}", span) from None
+            raise _fail(
+                f"cannot compare {type_name(left)} with {type_name(right)}",
+                span,
+                "compare values of one kind",
+            ) from None
     if op == "+" and isinstance(left, str) and isinstance(right, str):
         return left + right
     if op == "+" and isinstance(left, list) and isinstance(right, list):
         if len(left) + len(right) > _MAX_LIST:
-            raise _fail("list is too long", span)
+            raise _fail("list is too long", span, f"lists are limited to {_MAX_LIST} items")
         return left + right
-    if op == "*" and isinstance(left, list) and isinstance(right, int) and not isinstance(right, bool):
+    if (
+        op == "*"
+        and isinstance(left, list)
+        and isinstance(right, int)
+        and not isinstance(right, bool)
+    ):
         if len(left) * right > _MAX_LIST:
             raise _fail("list is too long", span, f"lists are limited to {_MAX_LIST} items")
         return left * right

@@ -7,6 +7,7 @@ can print it directly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -14,7 +15,7 @@ from typing import Any
 
 from netc.diagnostics import Diagnostic, NetcError, Source, Span, did_you_mean
 from netc.lang import ast
-from netc.lang.evaluate import Scope, evaluate, render, truth, type_name
+from netc.lang.evaluate import Scope, describe, evaluate, truth, type_name
 from netc.lang.limits import DEFAULT_LIMITS, Limits
 from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import lookup
@@ -72,7 +73,7 @@ class _Context:
     top_level: bool
 
 
-def _fail(message: str, span: Span | None, hint: str | None = None) -> NetcError:
+def _fail(message: str, span: Span | None, hint: str | None) -> NetcError:
     return NetcError.single(message, span, hint)
 
 
@@ -118,7 +119,7 @@ class Expander:
                     continue
                 self._extends(item, file.source)
                 continue
-            self._guard(lambda item=item: self._item(item, ctx))
+            self._guard(functools.partial(self._item, item, ctx))
 
     def _guard(self, action: Callable[[], None]) -> None:
         """Run one top-level statement; record its error and go on with the next."""
@@ -158,7 +159,8 @@ class Expander:
                         self._error(
                             f'unknown parameter type "{param.type}"',
                             param.span,
-                            did_you_mean(param.type, TYPE_NAMES) or f"types: {', '.join(TYPE_NAMES)}",
+                            did_you_mean(param.type, TYPE_NAMES)
+                            or f"types: {', '.join(TYPE_NAMES)}",
                         )
                     if any(p.name == param.name for p in item.params[:i]):
                         self._error(f'parameter "{param.name}" is declared twice', param.span)
@@ -184,17 +186,27 @@ class Expander:
             ctx.scope.values[item.name] = evaluate(item.value, ctx.scope)
         elif isinstance(item, ast.Define):
             if not ctx.top_level:
-                raise _fail("templates are defined at the top level of a file", item.span)
+                raise _fail(
+                    "templates are defined at the top level of a file",
+                    item.span,
+                    "move the define out of the block",
+                )
         elif isinstance(item, ast.Import):
             self._import(item, ctx)
         elif isinstance(item, ast.Extends):
-            raise _fail("`extends` must be the first statement of a file", item.span)
+            raise _fail(
+                "`extends` must be the first statement of a file", item.span, "move it to the top"
+            )
         elif isinstance(item, ast.Freeze | ast.Tune | ast.Replace | ast.Remove):
             if not ctx.top_level:
-                raise _fail("transfer statements (freeze, tune, replace, remove) belong at the top level", item.span)
+                raise _fail(
+                    "transfer statements (freeze, tune, replace, remove) belong at the top level",
+                    item.span,
+                    "write them after the layers they refer to, outside any block",
+                )
             self._transfer(item, ctx)
         else:  # pragma: no cover - the grammar produces nothing else
-            raise _fail(f"unexpected {type(item).__name__}", item.span)
+            raise _fail(f"unexpected {type(item).__name__}", item.span, "remove it")
 
     def _net_field(self, item: ast.ScalarField | ast.MessageField, ctx: _Context) -> None:
         if not ctx.top_level:
@@ -206,7 +218,9 @@ class Expander:
         if item.name == "name" and isinstance(item, ast.ScalarField):
             value = evaluate(item.value, ctx.scope)
             if not isinstance(value, str) or isinstance(value, Symbol):
-                raise _fail("the network name must be a string", item.value.span, 'write name: "MyNet"')
+                raise _fail(
+                    "the network name must be a string", item.value.span, 'write name: "MyNet"'
+                )
             self.net_name = value
             return
         fields = self._fields(item, ctx.scope)
@@ -218,12 +232,18 @@ class Expander:
                     if self.cursor is None:
                         self.cursor = f.value
 
-    def _repeat(self, item: ast.Repeat, ctx: _Context, body: Callable[[list[ast.Item], _Context], None]) -> None:
+    def _repeat(
+        self, item: ast.Repeat, ctx: _Context, body: Callable[[list[ast.Item], _Context], None]
+    ) -> None:
         values: list[Any]
         if item.sequence is not None:
             seq = evaluate(item.sequence, ctx.scope)
             if not isinstance(seq, list):
-                raise _fail(f"repeat needs a list or a range a..b, got {type_name(seq)}", item.sequence.span)
+                raise _fail(
+                    f"repeat needs a list or a range a..b, got {type_name(seq)}",
+                    item.sequence.span,
+                    "write repeat i in 1..4 { } or repeat i, v in [64, 128] { }",
+                )
             values = seq
         else:
             assert item.start is not None and item.stop is not None
@@ -231,7 +251,11 @@ class Expander:
             stop = evaluate(item.stop, ctx.scope)
             for value, expr in ((start, item.start), (stop, item.stop)):
                 if isinstance(value, bool) or not isinstance(value, int):
-                    raise _fail(f"range bounds must be integers, got {type_name(value)}", expr.span)
+                    raise _fail(
+                        f"range bounds must be integers, got {type_name(value)}",
+                        expr.span,
+                        "write e.g. 0..n-1",
+                    )
             count = stop - start + 1
             if count > self.limits.max_steps or count > self.limits.max_layers:
                 raise _fail(
@@ -242,12 +266,20 @@ class Expander:
             values = list(range(start, stop + 1))
         for index, value in enumerate(values):
             self._step(item.span)
-            bindings = {item.var: index, item.value_var: value} if item.value_var else {item.var: value}
+            bindings = (
+                {item.var: index, item.value_var: value} if item.value_var else {item.var: value}
+            )
             inner = _Context(ctx.scope.child(bindings), ctx.prefix, ctx.frames, ctx.source, False)
             body(item.items, inner)
 
-    def _if(self, item: ast.If, ctx: _Context, body: Callable[[list[ast.Item], _Context], None]) -> None:
-        branch = item.items if truth(evaluate(item.condition, ctx.scope), item.condition.span) else item.orelse
+    def _if(
+        self, item: ast.If, ctx: _Context, body: Callable[[list[ast.Item], _Context], None]
+    ) -> None:
+        branch = (
+            item.items
+            if truth(evaluate(item.condition, ctx.scope), item.condition.span)
+            else item.orelse
+        )
         inner = _Context(ctx.scope.child(), ctx.prefix, ctx.frames, ctx.source, False)
         body(branch, inner)
 
@@ -258,10 +290,18 @@ class Expander:
             hint = did_you_mean(item.template, list(self.templates))
             if hint is None and not item.items:
                 hint = f'a field is written `{item.template}: value`: is a ":" missing?'
-            raise _fail(f'unknown template "{item.template}"', item.template_span, hint or "define it with `define`")
+            raise _fail(
+                f'unknown template "{item.template}"',
+                item.template_span,
+                hint or "define it with `define`",
+            )
         name = evaluate(item.name, ctx.scope)
         if not isinstance(name, str) or not name:
-            raise _fail("an instance name must be a non-empty string", item.name.span)
+            raise _fail(
+                "an instance name must be a non-empty string",
+                item.name.span,
+                'write e.g. block "layer1" { ... }',
+            )
         if self.depth >= self.limits.max_template_depth:
             raise _fail(
                 f"templates nest deeper than {self.limits.max_template_depth} levels "
@@ -297,10 +337,18 @@ class Expander:
                     f'template "{define.name}" has no parameter "{arg.name}"',
                     arg.name_span,
                     did_you_mean(arg.name, list(params))
-                    or (f"its parameters: {', '.join(params)}" if params else "it takes no parameters"),
+                    or (
+                        f"its parameters: {', '.join(params)}"
+                        if params
+                        else "it takes no parameters"
+                    ),
                 )
             if arg.name in given:
-                raise _fail(f'argument "{arg.name}" is given twice', arg.name_span)
+                raise _fail(
+                    f'argument "{arg.name}" is given twice',
+                    arg.name_span,
+                    "give each argument once",
+                )
             if isinstance(arg, ast.ScalarField):
                 value = evaluate(arg.value, ctx.scope, symbols=True)
                 span = arg.value.span
@@ -320,7 +368,7 @@ class Expander:
                 continue
             if param.type and param.type != "any" and not _has_type(value, param.type):
                 raise _fail(
-                    f'parameter "{param.name}" of "{define.name}" is {param.type}, got {type_name(value)} {render(value)}',
+                    f'parameter "{param.name}" of "{define.name}" is {param.type}, got {describe(value)}',
                     span,
                     f"declared at {param.span}",
                 )
@@ -351,7 +399,11 @@ class Expander:
         name_field = message.first("name")
         if name_field is not None:
             if not isinstance(name_field.value, str) or isinstance(name_field.value, Symbol):
-                raise _fail("a layer name must be a string", name_field.value_span, f'write name: "{name_field.value}"')
+                raise _fail(
+                    "a layer name must be a string",
+                    name_field.value_span,
+                    f'write name: "{name_field.value}"',
+                )
             local = name_field.value
         else:
             local = self._implicit_name(ctx.prefix, stem)
@@ -363,7 +415,7 @@ class Expander:
         for f in message.all("bottom"):
             if not isinstance(f.value, str) or isinstance(f.value, Symbol):
                 raise _fail(
-                    f"a bottom is a blob name (a string), got {type_name(f.value)} {render(f.value)}",
+                    f"a bottom is a blob name (a string), got {describe(f.value)}",
                     f.value_span,
                     f'write bottom: "{f.value}"; inside a template, `input` names the instance input',
                 )
@@ -383,7 +435,11 @@ class Expander:
         tops: list[tuple[str, Span]] = []
         for f in message.all("top"):
             if not isinstance(f.value, str) or isinstance(f.value, Symbol):
-                raise _fail(f"a top is a blob name (a string), got {type_name(f.value)}", f.value_span)
+                raise _fail(
+                    f"a top is a blob name (a string), got {describe(f.value)}",
+                    f.value_span,
+                    'write top: "name"',
+                )
             if f.value in written_bottoms:  # in place: the same blob as that bottom
                 tops.append((bottoms[written_bottoms.index(f.value)][0], f.value_span))
             else:
@@ -433,13 +489,24 @@ class Expander:
 
     def _fields(self, item: ast.ScalarField | ast.MessageField, scope: Scope) -> list[PField]:
         if isinstance(item, ast.MessageField):
-            return [PField(item.name, PMessage(item.span, self._message_items(item.items, scope)), item.name_span, item.span)]
+            return [
+                PField(
+                    item.name,
+                    PMessage(item.span, self._message_items(item.items, scope)),
+                    item.name_span,
+                    item.span,
+                )
+            ]
         value = evaluate(item.value, scope, symbols=True)
         values = value if isinstance(value, list) else [value]
         out = []
         for v in values:
             if isinstance(v, list):
-                raise _fail("a field value cannot be a nested list", item.value.span)
+                raise _fail(
+                    "a field value cannot be a nested list",
+                    item.value.span,
+                    "a repeated field takes a flat list",
+                )
             out.append(PField(item.name, v, item.name_span, item.value.span))
         return out
 
@@ -457,6 +524,12 @@ class Expander:
                     self._if(item, ctx, run)
                 elif isinstance(item, ast.Let):
                     ctx.scope.values[item.name] = evaluate(item.value, ctx.scope)
+                elif isinstance(item, ast.Instance) and not item.items:
+                    raise _fail(
+                        f'expected ":" after "{item.template}"',
+                        item.template_span,
+                        f"a field is written `{item.template}: value`",
+                    )
                 else:
                     raise _fail(
                         f"{_statement_name(item)} cannot appear inside a message",
@@ -474,17 +547,29 @@ class Expander:
 
         value = evaluate(path, self.globals)
         if not isinstance(value, str):
-            raise _fail(f"{what} needs a file name", path.span)
+            raise _fail(f"{what} needs a file name", path.span, f'write {what} "file.net"')
         if self.import_depth >= self.limits.max_import_depth:
-            raise _fail(f"{what}s nest deeper than {self.limits.max_import_depth} files", path.span, "is there an import cycle?")
+            raise _fail(
+                f"{what}s nest deeper than {self.limits.max_import_depth} files",
+                path.span,
+                "is there an import cycle?",
+            )
         source = self.loader(value, path.span, ctx_source)
         if any(s.name == source.name for s in self.sources):
-            raise _fail(f'"{value}" is already loaded ({what} cycle or repeated {what})', path.span)
+            raise _fail(
+                f'"{value}" is already loaded ({what} cycle or repeated {what})',
+                path.span,
+                f"{what} each file once",
+            )
         return parse(source, self.limits)
 
     def _import(self, item: ast.Import, ctx: _Context) -> None:
         if not ctx.top_level:
-            raise _fail("`import` belongs at the top level of a file", item.span)
+            raise _fail(
+                "`import` belongs at the top level of a file",
+                item.span,
+                "move it to the top of the file",
+            )
         file = self._load(item.path, ctx.source, "import")
         self.sources.append(file.source)
         self._collect_defines(file.items, file.source)
@@ -527,17 +612,23 @@ class Expander:
             raise self._no_layer(last, rng.last.span)
         start, stop = min(matches), max(last_matches)
         if stop < start:
-            raise _fail(f'"{last}" comes before "{first}"', rng.last.span, "write the range in network order")
+            raise _fail(
+                f'"{last}" comes before "{first}"',
+                rng.last.span,
+                "write the range in network order",
+            )
         return list(range(start, stop + 1))
 
     def _range_name(self, expr: ast.Str, ctx: _Context) -> str:
         value = evaluate(expr, ctx.scope)
         if not isinstance(value, str):
-            raise _fail("a layer name is a string", expr.span)
+            raise _fail("a layer name is a string", expr.span, 'write "conv1"')
         return value
 
     def _no_layer(self, name: str, span: Span) -> NetcError:
-        return _fail(f'no layer named "{name}"', span, did_you_mean(name, [d.name for d in self.layers]))
+        return _fail(
+            f'no layer named "{name}"', span, did_you_mean(name, [d.name for d in self.layers])
+        )
 
     def _transfer(self, item: ast.Item, ctx: _Context) -> None:
         if isinstance(item, ast.Freeze):
@@ -573,7 +664,11 @@ class Expander:
         for later in self.layers[start:]:
             if any(b == old for b, _ in later.bottoms):
                 if new is None:
-                    raise _fail(f'layer "{later.name}" reads "{old}", which the edit removes', span)
+                    raise _fail(
+                        f'layer "{later.name}" reads "{old}", which the edit removes',
+                        span,
+                        "remove or replace that layer too",
+                    )
                 later.bottoms = [(new if b == old else b, s) for b, s in later.bottoms]
         if self.cursor == old:
             self.cursor = new
@@ -661,17 +756,25 @@ def confined_loader(root_override: Path | None = None) -> Loader:
                 "imports stay below the importing file's folder; `..` is not allowed",
             )
         base = root_override or (
-            Path(importer.name).resolve().parent if not importer.name.startswith("<") else Path.cwd()
+            Path(importer.name).resolve().parent
+            if not importer.name.startswith("<")
+            else Path.cwd()
         )
         target = (base / Path(*pure.parts)).resolve()
         if not target.is_relative_to(base.resolve()):
-            raise _fail(f'"{path}" resolves outside the importing file\'s folder', span, "symbolic links may not leave it")
+            raise _fail(
+                f'"{path}" resolves outside the importing file\'s folder',
+                span,
+                "symbolic links may not leave it",
+            )
         if not target.is_file():
             raise _fail(f'cannot find "{path}"', span, f"looked for {target}")
         try:
             text = target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f'cannot read "{path}": {exc}', span) from None
+            raise _fail(
+                f'cannot read "{path}": {exc}', span, "check the file's permissions and encoding"
+            ) from None
         return Source(str(target), text)
 
     return load

@@ -125,18 +125,26 @@ class _Formatter:
         return False
 
     def _leading(self, line: int, indent: str) -> None:
-        while self.next_comment < len(self.comments) and self.comments[self.next_comment].span.line < line:
+        while (
+            self.next_comment < len(self.comments)
+            and self.comments[self.next_comment].span.line < line
+        ):
             self.lines.append(indent + self.comments[self.next_comment].text)
             self.next_comment += 1
 
     def _trailing(self, line: int) -> None:
-        if self.next_comment < len(self.comments) and self.comments[self.next_comment].span.line == line:
+        if (
+            self.next_comment < len(self.comments)
+            and self.comments[self.next_comment].span.line == line
+        ):
             self.lines[-1] += "  " + self.comments[self.next_comment].text
             self.next_comment += 1
             # further comments on the same line cannot exist (a comment runs to the line end)
 
     # ---- items -------------------------------------------------------------------------
-    def items(self, items: Sequence[ast.Item], indent: str, end_line: int | None, blank_lines: bool = True) -> None:
+    def items(
+        self, items: Sequence[ast.Item], indent: str, end_line: int | None, blank_lines: bool = True
+    ) -> None:
         """Print items; blank lines between them are kept except inside messages."""
         previous_end: int | None = None
         for item in items:
@@ -167,7 +175,9 @@ class _Formatter:
         self.lines.append(indent + head + " {")
         if not body or body[0].span.line > item.span.line:
             self._trailing(item.span.line)  # a comment after the opening brace stays there
-        self.items(body, indent + INDENT, item.span.end_line, not isinstance(item, ast.MessageField))
+        self.items(
+            body, indent + INDENT, item.span.end_line, not isinstance(item, ast.MessageField)
+        )
         self.lines.append(indent + "}" + tail)
 
     def _if_else(self, item: ast.If, indent: str) -> None:
@@ -237,7 +247,7 @@ class _Formatter:
             return None
         if isinstance(item, ast.If) and item.orelse:
             return None
-        head, body, tail = self.block(item)
+        head, body, _tail = self.block(item)
         if body is None:
             return head
         parts = []

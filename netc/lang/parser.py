@@ -182,7 +182,8 @@ def _syntax_diagnostic(source: Source, exc: UnexpectedInput) -> Diagnostic:
     line = getattr(exc, "line", 1) or 1
     column = getattr(exc, "column", 1) or 1
     if isinstance(exc, UnexpectedCharacters):
-        char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
+        pos = exc.pos_in_stream or 0
+        char = source.text[pos] if pos < len(source.text) else ""
         span = Span(source, line, column, line, column + 1)
         if char in "\"'":
             return Diagnostic("unterminated string", span, "close the string on the same line")
@@ -199,7 +200,11 @@ def _syntax_diagnostic(source: Source, exc: UnexpectedInput) -> Diagnostic:
         lines = source.text.splitlines() or [""]
         line, column = len(lines), len(lines[-1]) + 1
         opened = _unclosed(source.text)
-        hint = f'a "{opened}" is never closed' if opened else "the file ends in the middle of a statement"
+        hint = (
+            f'a "{opened}" is never closed'
+            if opened
+            else "the file ends in the middle of a statement"
+        )
         return Diagnostic(
             "unexpected end of file",
             Span(source, line, max(1, column), line, column + 1),
@@ -264,7 +269,9 @@ _SIMPLE_ESCAPES = {
     '"': '"',
     "?": "?",
 }
-_ESCAPE = re.compile(r"\\(?:([ntrabfv\\'\"?])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|(.))")
+_ESCAPE = re.compile(
+    r"\\(?:([ntrabfv\\'\"?])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|(.))"
+)
 
 
 def unescape(raw: str, span: Span) -> str:
@@ -285,7 +292,7 @@ def unescape(raw: str, span: Span) -> str:
         raise NetcError.single(
             f"invalid escape sequence \\{bad}",
             span,
-            'valid escapes: \\n \\t \\r \\\\ \\" \\\' \\xHH \\ooo \\uHHHH',
+            "valid escapes: \\n \\t \\r \\\\ \\\" \\' \\xHH \\ooo \\uHHHH",
         )
 
     return _ESCAPE.sub(replace, raw)
@@ -447,7 +454,9 @@ class _Converter:
     def _repeat(self, span: Span, c: list[Any]) -> ast.Repeat:
         var, value_var, iterable, *items = c
         kind = iterable[0]
-        start, stop, seq = (iterable[1], iterable[2], None) if kind == "range" else (None, None, iterable[1])
+        start, stop, seq = (
+            (iterable[1], iterable[2], None) if kind == "range" else (None, None, iterable[1])
+        )
         return ast.Repeat(
             span,
             str(var),
@@ -522,11 +531,17 @@ class _Converter:
                     continue
                 parts.append(ast.StrPart(unescape(body[position : m.start()], tspan)))
                 inner_col = tspan.column + 1 + m.start(1)
-                inner_span = Span(self.source, tspan.line, inner_col, tspan.line, inner_col + len(m.group(1)))
+                inner_span = Span(
+                    self.source, tspan.line, inner_col, tspan.line, inner_col + len(m.group(1))
+                )
                 text = m.group(1).strip()
                 if not text:
-                    raise NetcError.single("empty ${} in string", inner_span, "write ${name} or ${expression}")
-                parts.append(ast.StrPart(expr=parse_expression(m.group(1), inner_span, self.limits)))
+                    raise NetcError.single(
+                        "empty ${} in string", inner_span, "write ${name} or ${expression}"
+                    )
+                parts.append(
+                    ast.StrPart(expr=parse_expression(m.group(1), inner_span, self.limits))
+                )
                 position = m.end()
             parts.append(ast.StrPart(unescape(body[position:], tspan)))
         merged: list[ast.StrPart] = []

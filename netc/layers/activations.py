@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.layers.base import BlobSpec, Elementwise, LayerContext, Shape, ShapeError, canonical_axis, register
+from netc.layers.base import (
+    BlobSpec,
+    Elementwise,
+    LayerContext,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    register,
+)
 
 
 @register

@@ -168,7 +168,13 @@ def _load() -> None:
 
 
 def spatial(
-    params: Params, name: str, n: int, default: int | None, *, h: str | None = None, w: str | None = None
+    params: Params,
+    name: str,
+    n: int,
+    default: int | None,
+    *,
+    h: str | None = None,
+    w: str | None = None,
 ) -> list[int]:
     """Caffe's repeated spatial parameters: one value for all axes, one per axis, or _h/_w."""
     if h and w and (params.has(h) or params.has(w)):

@@ -22,12 +22,16 @@ class _ConvBase(LayerType):
     family = "conv"
     stem = "conv"
 
-    def geometry(self, ctx: LayerContext, shape: Shape) -> tuple[int, int, list[int], list[int], list[int], list[int]]:
+    def geometry(
+        self, ctx: LayerContext, shape: Shape
+    ) -> tuple[int, int, list[int], list[int], list[int], list[int]]:
         p = ctx.params
         axis = canonical_axis(int(p["axis"]), len(shape))
         n = len(shape) - axis - 1
         if n < 1:
-            raise ShapeError(f"{self.type} needs spatial axes after the channel axis; input is {fmt_shape(shape)}")
+            raise ShapeError(
+                f"{self.type} needs spatial axes after the channel axis; input is {fmt_shape(shape)}"
+            )
         kernel = spatial(p, "kernel_size", n, None, h="kernel_h", w="kernel_w")
         pad = spatial(p, "pad", n, 0, h="pad_h", w="pad_w")
         stride = spatial(p, "stride", n, 1, h="stride_h", w="stride_w")
@@ -40,7 +44,11 @@ class _ConvBase(LayerType):
             raise ShapeError("dilation must be positive", field="dilation")
         num_output = p["num_output"]
         if num_output is None or int(num_output) < 1:
-            raise ShapeError("num_output must be a positive integer", hint="add `num_output: N`", field="num_output")
+            raise ShapeError(
+                "num_output must be a positive integer",
+                hint="add `num_output: N`",
+                field="num_output",
+            )
         group = int(p["group"])
         channels = shape[axis]
         if group < 1 or channels % group or int(num_output) % group:
@@ -74,7 +82,9 @@ class Convolution(_ConvBase):
         for shape in inputs:
             axis, num_output, kernel, pad, stride, dilation = self.geometry(ctx, shape)
             dims = []
-            for i, (size, k, p, s, d) in enumerate(zip(shape[axis + 1 :], kernel, pad, stride, dilation, strict=True)):
+            for i, (size, k, p, s, d) in enumerate(
+                zip(shape[axis + 1 :], kernel, pad, stride, dilation, strict=True)
+            ):
                 extent = d * (k - 1) + 1
                 if size + 2 * p < extent:
                     raise ShapeError(
@@ -98,7 +108,9 @@ class Deconvolution(_ConvBase):
         for shape in inputs:
             axis, num_output, kernel, pad, stride, dilation = self.geometry(ctx, shape)
             dims = []
-            for size, k, p, s, d in zip(shape[axis + 1 :], kernel, pad, stride, dilation, strict=True):
+            for size, k, p, s, d in zip(
+                shape[axis + 1 :], kernel, pad, stride, dilation, strict=True
+            ):
                 size_out = s * (size - 1) + d * (k - 1) + 1 - 2 * p
                 if size_out < 1:
                     raise ShapeError(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from netc.layers.base import BlobSpec, LayerContext, LayerType, Shape, ShapeError, canonical_axis, register
+from netc.layers.base import (
+    BlobSpec,
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    register,
+)
 
 
 @register
@@ -20,7 +28,11 @@ class InnerProduct(LayerType):
         axis = canonical_axis(int(ctx.params["axis"]), len(shape))
         num_output = ctx.params["num_output"]
         if num_output is None or int(num_output) < 1:
-            raise ShapeError("num_output must be a positive integer", hint="add `num_output: N`", field="num_output")
+            raise ShapeError(
+                "num_output must be a positive integer",
+                hint="add `num_output: N`",
+                field="num_output",
+            )
         return axis, math.prod(shape[axis:]), int(num_output)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:

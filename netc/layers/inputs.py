@@ -31,16 +31,26 @@ class Input(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shapes = [_dims(s) for s in ctx.params["shape"]]
         if not shapes:
-            raise ShapeError("Input needs a shape", hint="add `shape { dim: 1 dim: 3 dim: 224 dim: 224 }`", field="shape")
+            raise ShapeError(
+                "Input needs a shape",
+                hint="add `shape { dim: 1 dim: 3 dim: 224 dim: 224 }`",
+                field="shape",
+            )
         if len(shapes) == 1:
             shapes = shapes * n_tops
         if len(shapes) != n_tops:
             raise ShapeError(
-                f"{len(shapes)} shapes for {n_tops} tops", hint="give one shape, or one per top", field="shape"
+                f"{len(shapes)} shapes for {n_tops} tops",
+                hint="give one shape, or one per top",
+                field="shape",
             )
         for shape in shapes:
             if not shape or any(d < 1 for d in shape):
-                raise ShapeError(f"invalid input shape {list(shape)}", hint="dims must be positive", field="shape")
+                raise ShapeError(
+                    f"invalid input shape {list(shape)}",
+                    hint="dims must be positive",
+                    field="shape",
+                )
         return shapes
 
 
@@ -76,7 +86,9 @@ class Data(LayerType):
                 "the image size of a Data layer is not in the prototxt",
                 hint="add `transform_param { crop_size: N }`, or use an Input layer with a shape",
             )
-        return _image_tops(int(ctx.params["batch_size"] or 0), int(ctx.params["channels"]), crop, crop, n_tops)
+        return _image_tops(
+            int(ctx.params["batch_size"] or 0), int(ctx.params["channels"]), crop, crop, n_tops
+        )
 
 
 @register
@@ -131,7 +143,9 @@ class MemoryData(LayerType):
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         p = ctx.params
-        return _image_tops(int(p["batch_size"]), int(p["channels"]), int(p["height"]), int(p["width"]), n_tops)
+        return _image_tops(
+            int(p["batch_size"]), int(p["channels"]), int(p["height"]), int(p["width"]), n_tops
+        )
 
 
 @register
@@ -150,7 +164,11 @@ class DummyData(LayerType):
         if not shapes:
             legacy = [p["num"], p["channels"], p["height"], p["width"]]
             count = max(len(v) for v in legacy)
-            shapes = [tuple(int(v[min(i, len(v) - 1)]) for v in legacy) for i in range(count)] if count else []
+            shapes = (
+                [tuple(int(v[min(i, len(v) - 1)]) for v in legacy) for i in range(count)]
+                if count
+                else []
+            )
         if not shapes:
             raise ShapeError("DummyData needs shape { dim ... }", field="shape")
         if len(shapes) == 1:

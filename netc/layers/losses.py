@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    fmt_shape,
+    register,
+)
 
 
 class _Loss(LayerType):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    fmt_shape,
+    register,
+)
 
 
 @register
@@ -19,7 +27,9 @@ class Concat(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         first = inputs[0]
         p = ctx.params
-        raw_axis = int(p["axis"]) if p.has("axis") or not p.has("concat_dim") else int(p["concat_dim"])
+        raw_axis = (
+            int(p["axis"]) if p.has("axis") or not p.has("concat_dim") else int(p["concat_dim"])
+        )
         axis = canonical_axis(raw_axis, len(first))
         total = 0
         for i, shape in enumerate(inputs):

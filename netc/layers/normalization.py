@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.layers.base import BlobSpec, Elementwise, LayerContext, Shape, ShapeError, fmt_shape, register
+from netc.layers.base import (
+    BlobSpec,
+    Elementwise,
+    LayerContext,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+)
 from netc.proto.schema import Field, Kind
 
 
@@ -20,7 +28,9 @@ class LRN(Elementwise):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         size = int(ctx.params["local_size"])
         if size < 1 or size % 2 == 0:
-            raise ShapeError(f"local_size must be a positive odd number, got {size}", field="local_size")
+            raise ShapeError(
+                f"local_size must be a positive odd number, got {size}", field="local_size"
+            )
         if len(inputs[0]) != 4:
             raise ShapeError(f"LRN takes a 4-D input (N×C×H×W); got {fmt_shape(inputs[0])}")
         return [tuple(inputs[0])]

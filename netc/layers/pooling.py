@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, fmt_shape, register, spatial
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    fmt_shape,
+    register,
+    spatial,
+)
 
 
 @register

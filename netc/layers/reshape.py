@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
-from netc.layers.base import LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    fmt_shape,
+    register,
+)
 
 
 @register
@@ -44,7 +53,9 @@ class Reshape(LayerType):
             raise ShapeError(f"axis {axis} is out of range for {fmt_shape(shape)}", field="axis")
         end = len(shape) if num_axes == -1 else start + num_axes
         if num_axes < -1 or end > len(shape):
-            raise ShapeError(f"num_axes {num_axes} is out of range for {fmt_shape(shape)}", field="num_axes")
+            raise ShapeError(
+                f"num_axes {num_axes} is out of range for {fmt_shape(shape)}", field="num_axes"
+            )
         if dims.count(-1) > 1:
             raise ShapeError("at most one dimension may be -1", field="shape")
         replaced = shape[start:end]
@@ -52,10 +63,15 @@ class Reshape(LayerType):
         for i, d in enumerate(dims):
             if d == 0:
                 if i >= len(replaced):
-                    raise ShapeError(f"dim {i} is 0 (copy) but the input has no axis {start + i}", field="shape")
+                    raise ShapeError(
+                        f"dim {i} is 0 (copy) but the input has no axis {start + i}", field="shape"
+                    )
                 out.append(replaced[i])
             elif d < -1:
-                raise ShapeError(f"dim {d} is invalid; use a positive size, 0 (copy) or -1 (infer)", field="shape")
+                raise ShapeError(
+                    f"dim {d} is invalid; use a positive size, 0 (copy) or -1 (infer)",
+                    field="shape",
+                )
             else:
                 out.append(d)
         known = math.prod(d for d in out if d != -1)
@@ -87,7 +103,9 @@ class Slice(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = inputs[0]
         p = ctx.params
-        raw_axis = int(p["axis"]) if p.has("axis") or not p.has("slice_dim") else int(p["slice_dim"])
+        raw_axis = (
+            int(p["axis"]) if p.has("axis") or not p.has("slice_dim") else int(p["slice_dim"])
+        )
         axis = canonical_axis(raw_axis, len(shape))
         size = shape[axis]
         points = [int(v) for v in p["slice_point"]]
@@ -99,12 +117,12 @@ class Slice(LayerType):
                     field="slice_point",
                 )
             bounds = [0, *points, size]
-            if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(bounds)):
                 raise ShapeError(
                     f"slice_point values {points} must increase strictly inside (0, {size})",
                     field="slice_point",
                 )
-            sizes = [b - a for a, b in zip(bounds, bounds[1:], strict=False)]
+            sizes = [b - a for a, b in itertools.pairwise(bounds)]
         else:
             if size % n_tops:
                 raise ShapeError(

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.layers.base import BlobSpec, LayerContext, LayerType, Shape, ShapeError, canonical_axis, fmt_shape, register
+from netc.layers.base import (
+    BlobSpec,
+    LayerContext,
+    LayerType,
+    Shape,
+    ShapeError,
+    canonical_axis,
+    fmt_shape,
+    register,
+)
 
 
 def _operand_shape(ctx: LayerContext, inputs: Sequence[Shape]) -> tuple[int, Shape]:
@@ -24,11 +33,14 @@ def _operand_shape(ctx: LayerContext, inputs: Sequence[Shape]) -> tuple[int, Sha
         return axis, other
     num_axes = int(ctx.params["num_axes"])
     if num_axes < -1:
-        raise ShapeError("num_axes must be -1 (all remaining axes) or non-negative", field="num_axes")
+        raise ShapeError(
+            "num_axes must be -1 (all remaining axes) or non-negative", field="num_axes"
+        )
     end = len(shape) if num_axes == -1 else axis + num_axes
     if end > len(shape):
         raise ShapeError(
-            f"axis {axis} + num_axes {num_axes} exceeds the {len(shape)} axes of the input", field="num_axes"
+            f"axis {axis} + num_axes {num_axes} exceeds the {len(shape)} axes of the input",
+            field="num_axes",
         )
     return axis, tuple(shape[axis:end])
 

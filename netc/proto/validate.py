@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netc.diagnostics import Reporter, Span, did_you_mean
-from netc.lang.evaluate import render, type_name
+from netc.lang.evaluate import describe, render
 from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import Params
 from netc.proto.schema import Field, Kind, Message, Schema
@@ -32,17 +32,29 @@ def convert(value: object, spec: Field, schema: Schema) -> object:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(f'"{spec.name}" needs an integer, got {type_name(value)} {render(value)}')
+            raise _Invalid(
+                f'"{spec.name}" needs an integer, got {describe(value)}',
+                f"write a whole number, e.g. {spec.name}: 64",
+            )
         if kind is Kind.UINT and value < 0:
-            raise _Invalid(f'"{spec.name}" must not be negative, got {value}')
+            raise _Invalid(
+                f'"{spec.name}" must not be negative, got {value}', "this field is unsigned"
+            )
         if value.bit_length() > 64:
-            raise _Invalid(f'"{spec.name}" is out of the 64-bit range')
+            raise _Invalid(f'"{spec.name}" is out of the 64-bit range', "use a smaller value")
         return value
     if kind is Kind.FLOAT:
         if isinstance(value, Symbol) and value.lower() in ("inf", "infinity", "nan"):
             return math.inf if value.lower() != "nan" else math.nan
-        if isinstance(value, bool) or not isinstance(value, int | float) or isinstance(value, Symbol):
-            raise _Invalid(f'"{spec.name}" needs a number, got {type_name(value)} {render(value)}')
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or isinstance(value, Symbol)
+        ):
+            raise _Invalid(
+                f'"{spec.name}" needs a number, got {describe(value)}',
+                f"write e.g. {spec.name}: 0.5 or 1e-4",
+            )
         return float(value)
     if kind is Kind.BOOL:
         if isinstance(value, bool):
@@ -53,11 +65,14 @@ def convert(value: object, spec: Field, schema: Schema) -> object:
                 return True
             if text in _FALSE:
                 return False
-        raise _Invalid(f'"{spec.name}" needs true or false, got {render(value)}')
+        raise _Invalid(
+            f'"{spec.name}" needs true or false, got {render(value)}',
+            f"write {spec.name}: true or {spec.name}: false",
+        )
     if kind in (Kind.STRING, Kind.BYTES):
         if isinstance(value, Symbol) or not isinstance(value, str):
             raise _Invalid(
-                f'"{spec.name}" needs a string, got {type_name(value)} {render(value)}',
+                f'"{spec.name}" needs a string, got {describe(value)}',
                 f'quote it: {spec.name}: "{render(value)}"',
             )
         return str(value)
@@ -67,12 +82,16 @@ def convert(value: object, spec: Field, schema: Schema) -> object:
         if isinstance(value, int) and not isinstance(value, bool):
             name = enum.by_number(value)
             if name is None:
-                raise _Invalid(f'{value} is not a value of {spec.enum}', f"values: {', '.join(enum.values)}")
+                raise _Invalid(
+                    f"{value} is not a value of {spec.enum}", f"values: {', '.join(enum.values)}"
+                )
             return name
         if isinstance(value, Symbol) and value in enum.values:
             return str(value)
         if isinstance(value, str) and not isinstance(value, Symbol) and value in enum.values:
-            raise _Invalid(f'"{spec.name}" takes an enum name without quotes', f"write {spec.name}: {value}")
+            raise _Invalid(
+                f'"{spec.name}" takes an enum name without quotes', f"write {spec.name}: {value}"
+            )
         raise _Invalid(
             f'unknown value {render(value)} for "{spec.name}"',
             did_you_mean(str(value), list(enum.values)) or f"values: {', '.join(enum.values)}",
@@ -103,7 +122,8 @@ def validate(
             reporter.error(
                 f'unknown field "{f.name}" in {spec.name}',
                 f.name_span,
-                did_you_mean(f.name, list(known)) or f"fields of {spec.name}: {', '.join(list(known)[:12])}...",
+                did_you_mean(f.name, list(known))
+                or f"fields of {spec.name}: {', '.join(list(known)[:12])}...",
             )
             continue
         if not field_spec.repeated and f.name in values:
