@@ -36,11 +36,15 @@ InputShapeOption = Annotated[
 ]
 
 
-def fail(error: NetcError) -> NoReturn:
+def report(error: NetcError) -> None:
     print(str(error), file=sys.stderr)
     count = len(error.diagnostics)
     if count > 1:
         print(f"{count} errors", file=sys.stderr)
+
+
+def fail(error: NetcError) -> NoReturn:
+    report(error)
     raise typer.Exit(EXIT_INVALID)
 
 
@@ -104,7 +108,7 @@ def check(
                     )
                 )
             else:
-                print(str(error), file=sys.stderr)
+                report(error)
             continue
 
         def describe(ids: list[str], graph: Graph = graph) -> str:

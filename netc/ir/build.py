@@ -28,7 +28,7 @@ from netc.proto.validate import validate
 
 #: Layer-level netc extensions, written flat in any layer.
 LAYER_EXTENSIONS = (
-    Field("freeze", 2001, Kind.BOOL, default=False),
+    Field("frozen", 2001, Kind.BOOL, default=False),
     Field("inplace", 2002, Kind.BOOL, default=False),
 )
 _WIRING = ("name", "type", "bottom", "top")
@@ -255,7 +255,7 @@ class _Builder:
             self._produce(top, decl.name, shape, span)
             for (top, span), shape in zip(decl.tops, out_shapes, strict=True)
         ]
-        frozen = decl.frozen or bool(layer_params["freeze"])
+        frozen = decl.frozen or bool(layer_params["frozen"])
         if layer_type.family == "input":
             self.inputs.extend(outputs)
         self.nodes.append(
@@ -481,7 +481,7 @@ class _Builder:
                 blob.lr_mult = float(lr)
             if decay is not None:
                 blob.decay_mult = float(decay)
-        if decl.frozen or layer_params["freeze"]:
+        if decl.frozen or layer_params["frozen"]:
             for blob in blobs:
                 blob.lr_mult = 0.0
                 blob.decay_mult = 0.0

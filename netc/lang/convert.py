@@ -19,7 +19,7 @@ from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import lookup
 from netc.proto.caffe_schema import CAFFE
 
-_LAYER_FIELDS = set(CAFFE.message("LayerParameter").names()) | {"freeze", "inplace"}
+_LAYER_FIELDS = set(CAFFE.message("LayerParameter").names()) | {"frozen", "inplace"}
 _V1_RENAMED = {"blobs_lr": "lr_mult", "weight_decay": "decay_mult"}
 
 
@@ -248,7 +248,7 @@ def _plain_fields(decl: LayerDecl) -> tuple[str, list[PField], list[str]]:
     v1_lr: list[object] = []
     v1_decay: list[object] = []
     for f in message:
-        if f.name in ("name", "type", "bottom", "top", "inplace", "freeze"):
+        if f.name in ("name", "type", "bottom", "top", "inplace", "frozen"):
             continue
         if decl.kind == "layers" and f.name == "blobs_lr":
             v1_lr.append(f.value)
@@ -271,20 +271,25 @@ def _plain_fields(decl: LayerDecl) -> tuple[str, list[PField], list[str]]:
         if i < len(v1_decay):
             spec.fields.append(PField("decay_mult", v1_decay[i], span, span))
         rest.append(PField("param", spec, span, span))
-    if decl.tune is not None:
-        rest = [f for f in rest if f.name != "param"]
-        rest.extend(_tune_params(decl.tune, span))
     if nested and layer is not None and layer.message:
         rest.insert(0, PField(layer.message, PMessage(span, nested), span, span))
     return type_name, rest, notes
 
 
-def _tune_params(tune: PMessage, span: Span) -> list[PField]:
-    per_blob = [f for f in tune.all("param")]
+def _override_specs(decl: LayerDecl, count: int) -> list[PField] | None:
+    """`param { }` specs for `count` blobs from freeze/tune, or None to keep the written ones."""
+    span = decl.span
+    frozen = decl.frozen or any(f.name == "frozen" and f.value is True for f in decl.message)
+    if frozen:
+        zero = [PField("lr_mult", 0, span, span), PField("decay_mult", 0, span, span)]
+        return [PField("param", PMessage(span, list(zero)), span, span) for _ in range(count)]
+    if decl.tune is None:
+        return None
+    per_blob = decl.tune.all("param")
     if per_blob:
-        return per_blob
-    spec = PMessage(span, [f for f in tune if f.name in ("lr_mult", "decay_mult")])
-    return [PField("param", spec, span, span), PField("param", spec, span, span)]
+        return per_blob[:count]
+    spec = PMessage(span, [f for f in decl.tune if f.name in ("lr_mult", "decay_mult")])
+    return [PField("param", spec, span, span) for _ in range(count)]
 
 
 def _param_type(field_name: str) -> str:
@@ -302,19 +307,13 @@ def to_prototxt(net: NetDecl, blob_counts: dict[str, int] | None = None) -> str:
     counts = blob_counts or {}
     for decl in net.layers:
         type_name, fields, notes = _plain_fields(decl)
-        frozen = decl.frozen or any(f.name == "freeze" and f.value is True for f in decl.message)
-        if frozen:
-            fields = [f for f in fields if f.name != "param"]
-            zero = PMessage(
-                decl.span,
-                [
-                    PField("lr_mult", 0, decl.span, decl.span),
-                    PField("decay_mult", 0, decl.span, decl.span),
-                ],
-            )
-            fields = [
-                PField("param", zero, decl.span, decl.span) for _ in range(counts.get(decl.name, 2))
-            ] + fields
+        affine = type_name == "BatchNorm" and any(
+            f.name == "affine" and f.value is True for f in decl.message
+        )
+        count = counts.get(decl.name, 0) - (2 if affine else 0)  # γ and β move to the Scale layer
+        specs = _override_specs(decl, max(count, 0))
+        if specs is not None:
+            fields = specs + [f for f in fields if f.name != "param"]
         lines.append("layer {")
         lines.extend(f"  # {note}" for note in notes)
         lines.append(f"  name: {quote(decl.name)}")
@@ -323,8 +322,7 @@ def to_prototxt(net: NetDecl, blob_counts: dict[str, int] | None = None) -> str:
         lines.extend(f"  top: {quote(t)}" for t, _ in decl.tops)
         lines.extend(_message_lines(fields, "  "))
         lines.append("}")
-        affine = next((f for f in decl.message if f.name == "affine" and f.value is True), None)
-        if affine is not None and type_name == "BatchNorm":
+        if affine:
             top = decl.tops[0][0]
             lines.extend(
                 [
@@ -333,6 +331,7 @@ def to_prototxt(net: NetDecl, blob_counts: dict[str, int] | None = None) -> str:
                     '  type: "Scale"',
                     f"  bottom: {quote(top)}",
                     f"  top: {quote(top)}",
+                    *_message_lines(_override_specs(decl, 2) or [], "  "),
                     "  scale_param {",
                     "    bias_term: true",
                     "  }",

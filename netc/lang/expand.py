@@ -288,6 +288,8 @@ class Expander:
         template = self.templates.get(item.template)
         if template is None:
             hint = did_you_mean(item.template, list(self.templates))
+            if item.template in ("freeze", "tune", "replace", "remove", "import", "extends"):
+                hint = f"`{item.template}` statements belong at the top level of a file"
             if hint is None and not item.items:
                 hint = f'a field is written `{item.template}: value`: is a ":" missing?'
             raise _fail(
@@ -641,7 +643,8 @@ class Expander:
                     raise _fail(
                         f'tune sets lr_mult, decay_mult or param {{ }}, not "{f.name}"',
                         f.name_span,
-                        did_you_mean(f.name, ["lr_mult", "decay_mult", "param"]),
+                        did_you_mean(f.name, ["lr_mult", "decay_mult", "param"])
+                        or 'write e.g. tune "conv5_1" .. "fc7" { lr_mult: 0.1 }',
                     )
             for i in self._select(item.range, ctx):
                 self.layers[i].tune = tune

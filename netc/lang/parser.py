@@ -229,11 +229,18 @@ def _token_phrase(token: Token) -> str:
     return f'"{token}"'
 
 
+_TOP_LEVEL_WORDS = ("DEFINE", "IMPORT", "EXTENDS", "FREEZE", "TUNE", "REPLACE", "REMOVE")
+
+
 def _hint_for(token: Token, readable: list[str]) -> str:
+    if token.type in _TOP_LEVEL_WORDS:
+        return f"`{token}` belongs at the top level of a file, not inside a message or template"
     if token.type == "NAME" and '":"' in readable:
         return 'a field is written `name: value` or `name { ... }`: is a ":" missing?'
     if token.type in ("RBRACE", "MORETHAN") and readable:
         return "this closes a block that was never opened, or a value is missing before it"
+    if token.type == "STRING" and '":"' in readable:
+        return 'a field is written `name: value`: is a ":" missing?'
     if token.type in ("NUMBER", "STRING") and "a name" in readable:
         return "a value needs a field name before it, as in `num_output: 64`"
     if readable:
@@ -358,7 +365,7 @@ class _Converter:
             "compare": lambda span, c: self._op(span, str(c[1]), [c[0], c[2]]),
             "binary": lambda span, c: self._op(span, str(c[1]), [c[0], c[2]]),
             "unary_op": lambda span, c: self._op(span, "neg" if c[0] == "-" else "pos", [c[1]]),
-            "power_op": lambda span, c: self._op(span, "**", c),
+            "power_op": lambda span, c: self._op(span, "**", [c[0], c[2]]),
             "index": lambda span, c: self._op(span, "[]", c),
         }
 
@@ -536,6 +543,10 @@ class _Converter:
                 )
                 text = m.group(1).strip()
                 if not text:
+                    start = tspan.column + 1 + m.start()
+                    inner_span = Span(
+                        self.source, tspan.line, start, tspan.line, start + len(m.group(0))
+                    )
                     raise NetcError.single(
                         "empty ${} in string", inner_span, "write ${name} or ${expression}"
                     )

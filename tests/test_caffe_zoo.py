@@ -1,0 +1,146 @@
+"""Every real Caffe file in the shared zoo parses and shape-checks, with the numbers of
+../shared/zoo/REFERENCE.md (computed there with Caffe's rules over the official caffe.proto,
+and cross-checked against third-party Caffe counters and torchvision)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import zoo_path
+
+import netc
+
+ZOO_FILES = sorted(zoo_path().rglob("*.prototxt")) if zoo_path().is_dir() else []
+
+
+def test_zoo_is_present(zoo_prototxts: list[Path]) -> None:
+    # 6 files in caffe/, LeNet again and the 4 MTCNN nets in weights/ (zoo/*/SOURCES.md)
+    assert len(zoo_prototxts) == 11
+
+
+@pytest.mark.parametrize("path", ZOO_FILES, ids=[p.name for p in ZOO_FILES])
+def test_every_prototxt_parses_and_shape_checks(path: Path) -> None:
+    graph = netc.load(path)
+    assert graph.outputs
+    for tensor in graph.tensors.values():
+        assert tensor.shape is not None and all(d > 0 for d in tensor.shape), tensor
+
+
+# REFERENCE.md §1: final blob, params, BN statistics (running mean, variance, factor).
+REFERENCE = {
+    "bvlc_alexnet.deploy.prototxt": ("prob", (10, 1000), 60_965_224, 0),
+    "bvlc_reference_caffenet.deploy.prototxt": ("prob", (10, 1000), 60_965_224, 0),
+    "bvlc_googlenet.deploy.prototxt": ("prob", (10, 1000), 6_998_552, 0),
+    "lenet.prototxt": ("prob", (64, 10), 431_080, 0),
+    "ResNet-50-deploy.prototxt": ("prob", (1, 1000), 25_557_096, 53_173),
+    "VGG_ILSVRC_16_layers_deploy.prototxt": ("prob", (10, 1000), 138_357_544, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_numbers(zoo_dir: Path, name: str) -> None:
+    blob, shape, params, stats = REFERENCE[name]
+    graph = netc.load(zoo_dir / "caffe" / name)
+    assert [graph.tensors[t].blob for t in graph.outputs] == [blob]
+    assert graph.tensor(blob).shape == shape
+    assert graph.params_count() == params
+    assert graph.params_count("buffer") == stats
+
+
+def test_alexnet_intermediate_shapes(zoo_dir: Path) -> None:
+    graph = netc.load(zoo_dir / "caffe" / "bvlc_alexnet.deploy.prototxt")
+    assert graph.tensor("conv1").shape == (10, 96, 55, 55)  # REFERENCE.md: conv1 96×55×55
+    assert graph.tensor("pool5").shape == (10, 256, 6, 6)  # pool5 256×6×6
+    weight = graph.node("fc6").blobs[0]
+    assert weight.shape == (4096, 9216)  # fc6 fan-in 9216 = 256·6·6
+    # the 2-GPU original: conv2, conv4, conv5 are grouped (group: 2) -> half the fan-in
+    assert graph.node("conv2").blobs[0].shape == (256, 48, 5, 5)
+
+
+def test_googlenet_inception_outputs(zoo_dir: Path) -> None:
+    graph = netc.load(zoo_dir / "caffe" / "bvlc_googlenet.deploy.prototxt")
+    # REFERENCE.md: 3a 256 and 3b 480 at 28², 4a–4c 512, 4d 528, 4e 832 at 14², 5a 832, 5b 1024 at 7²
+    expected = {
+        "3a": (256, 28),
+        "3b": (480, 28),
+        "4a": (512, 14),
+        "4b": (512, 14),
+        "4c": (512, 14),
+        "4d": (528, 14),
+        "4e": (832, 14),
+        "5a": (832, 7),
+        "5b": (1024, 7),
+    }
+    for block, (channels, size) in expected.items():
+        assert graph.tensor(f"inception_{block}/output").shape == (10, channels, size, size), block
+
+
+def test_vgg16_pool5_and_fc6(zoo_dir: Path) -> None:
+    graph = netc.load(zoo_dir / "caffe" / "VGG_ILSVRC_16_layers_deploy.prototxt")
+    assert graph.tensor("pool5").shape == (10, 512, 7, 7)  # REFERENCE.md: pool5 512×7×7
+    assert graph.node("fc6").blobs[0].shape == (4096, 25088)  # fc6 fan-in 25088
+    assert graph.node("conv1_1").type == "Convolution"  # legacy V1 `layers` with CONVOLUTION
+
+
+def test_resnet50_round_up_pooling(zoo_dir: Path) -> None:
+    graph = netc.load(zoo_dir / "caffe" / "ResNet-50-deploy.prototxt")
+    # REFERENCE.md: pool1 (3×3/2, no pad) 112→56 — only round-up pooling gives 56
+    assert graph.tensor("conv1").shape == (1, 64, 112, 112)
+    assert graph.tensor("pool1").shape == (1, 64, 56, 56)
+    assert math.floor((112 - 3) / 2) + 1 == 55  # what floor rounding would give
+
+
+def test_mtcnn_shapes(zoo_dir: Path) -> None:
+    weights = zoo_dir / "weights" / "caffe-mtcnn"
+    # PNet on its 12×12 training input, by hand: conv 3 → 10, pool 2/2 (ceil) → 5, conv 3 → 3, conv 3 → 1
+    pnet = netc.load(weights / "det1.prototxt")
+    assert pnet.tensor("prob1").shape == (1, 2, 1, 1)
+    assert pnet.tensor("conv4-2").shape == (1, 4, 1, 1)
+    assert pnet.node("PReLU1").blobs[0].shape == (10,)  # one slope per channel
+    # ONet (48×48): conv 3 → 46, pool 3/2 (ceil) → 23, conv 3 → 21, pool 3/2 → 10, conv 3 → 8,
+    # pool 2/2 → 4, conv 2 → 3; fc over 128·3·3
+    onet = netc.load(weights / "det3.prototxt")
+    assert onet.tensor("conv4").shape == (1, 128, 3, 3)
+    assert [(onet.tensors[t].blob, onet.tensors[t].shape) for t in onet.outputs] == [
+        ("conv6-2", (1, 4)),
+        ("conv6-3", (1, 10)),
+        ("prob1", (1, 2)),
+    ]
+    # LNet slices its 15 input channels into five 3-channel patches
+    lnet = netc.load(weights / "det4.prototxt")
+    assert [lnet.tensor(f"data24{i}").shape for i in range(1, 6)] == [(1, 3, 24, 24)] * 5
+
+
+def test_check_command_on_the_whole_zoo(zoo_prototxts: list[Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "netc", "check", "--json", *map(str, zoo_prototxts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["file"] for r in reports] == [str(p) for p in zoo_prototxts]
+    assert all(r["ok"] for r in reports)
+    by_name = {Path(r["file"]).name: r for r in reports}
+    assert by_name["ResNet-50-deploy.prototxt"]["outputs"] == {"prob": [1, 1000]}
+    assert by_name["ResNet-50-deploy.prototxt"]["params"] == 25_557_096
+
+
+def test_check_summary_line(zoo_dir: Path) -> None:
+    path = zoo_dir / "caffe" / "lenet.prototxt"
+    result = subprocess.run(
+        [sys.executable, "-m", "netc", "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (
+        result.stdout
+        == f"{path}: ok: LeNet, 9 layers, inputs data 64×1×28×28 -> outputs prob 64×10\n"
+    )
