@@ -46,16 +46,19 @@ def as_source(spec: str | os.PathLike[str] | Source) -> Source:
         return spec
     if isinstance(spec, os.PathLike):
         return read_source(spec)
-    if (
-        "\n" not in spec
-        and "{" not in spec
-        and ":" not in spec.replace(os.sep, "")
-        and Path(spec).exists()
-    ):
-        return read_source(spec)
-    if "\n" not in spec and spec.endswith((".net", ".prototxt", ".pbtxt")) and "{" not in spec:
+    if not spec.strip():
+        return Source("<string>", spec)  # empty text, not the path "."
+    looks_like_path = "\n" not in spec and "{" not in spec and len(spec) < 4096
+    if looks_like_path and (spec.endswith((".net", ".prototxt", ".pbtxt")) or _exists(spec)):
         return read_source(spec)
     return Source("<string>", spec)
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL byte
+        return False
 
 
 def parse_file(spec: str | os.PathLike[str] | Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:

@@ -336,3 +336,24 @@ def test_resnet152_style_spec_is_short() -> None:
     assert len(TEMPLATES.strip().splitlines()) < 30
     # data + stem + 4 blocks × 5 layers + one projection + fc
     assert len(netc.load(TEMPLATES)) == 1 + 1 + 4 * 5 + 1 + 1
+
+
+def test_an_instance_can_be_fed_and_named_as_a_blob() -> None:
+    graph = netc.load(
+        H
+        + "define branch(n) {\n"
+        + '  layer { name: "conv" type: "Convolution" num_output: n kernel_size: 1 }\n'
+        + '  layer { name: "relu" type: "ReLU" inplace: true }\n'
+        + "}\n"
+        + "define inception() {\n"
+        + '  branch "b1" { n: 2 }\n'
+        + '  branch "b2" { n: 3 input: input }\n'  # both branches read the block's input
+        + '  layer { name: "cat" type: "Concat" bottom: "b1" bottom: "b2" }\n'  # instances as blobs
+        + "}\n"
+        + 'inception "mixed" { }\n'
+        + 'branch "tail" { n: 4 input: "data" }\n'
+    )
+    assert graph.node("mixed.b2.conv").inputs == ["data"]
+    assert graph.node("mixed.cat").inputs == ["mixed.b1.conv#1", "mixed.b2.conv#1"]
+    assert graph.tensor("mixed.cat").shape == (1, 5, 32, 32)
+    assert graph.node("tail.conv").inputs == ["data"]

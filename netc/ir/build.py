@@ -243,8 +243,15 @@ class _Builder:
                     where or decl.span,
                     exc.hint or self._shape_hint(shapes),
                 )
+        bottom_blobs = [b for b, _ in decl.bottoms]
         for top, span in decl.tops:
-            if top in self.current and top not in [b for b, _ in decl.bottoms]:
+            if top in bottom_blobs and not layer_type.in_place:
+                self.report.error(
+                    f'{layer_type.type} layer "{decl.name}" cannot run in place (top "{top}" is its bottom)',
+                    span,
+                    "give the top its own name",
+                )
+            if top in self.current and top not in bottom_blobs:
                 producer = self.tensors[self.current[top]].producer
                 self.report.error(
                     f'top "{top}" of layer "{decl.name}" is already produced by "{producer}"',

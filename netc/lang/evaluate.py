@@ -14,6 +14,7 @@ from netc.lang.values import PMessage, Symbol
 _BOOL_NAMES = {"true": True, "True": True, "false": False, "False": False}
 _FLOAT_NAMES = {"inf": math.inf, "infinity": math.inf, "nan": math.nan}
 _MAX_LIST = 100_000
+_MAX_STRING = 100_000
 _MAX_INT_BITS = 256
 
 
@@ -202,8 +203,28 @@ def _call(name: str, args: list[Any], span: Span) -> Any:
 FUNCTIONS = ("min", "max", "abs", "int", "float", "floor", "ceil", "round", "len", "str")
 
 
+def weight(value: Any) -> int:
+    """Items in a (nested) list plus string lengths, counted up to just past the limit."""
+    total, stack = 0, [value]
+    while stack and total <= _MAX_LIST:
+        item = stack.pop()
+        if isinstance(item, list):
+            total += len(item)
+            stack.extend(item)
+        elif isinstance(item, str):
+            total += len(item) // 100  # strings count in blocks of 100 characters
+    return total
+
+
+def _bounded(total: int, span: Span) -> None:
+    if total > _MAX_LIST:
+        raise _fail("list is too long", span, f"lists are limited to {_MAX_LIST:,} items in all")
+
+
 def render(value: Any) -> str:
     """A value as interpolated into a string: `conv${i}` -> conv3."""
+    if isinstance(value, list) and weight(value) > _MAX_LIST // 10:
+        return "[...]"  # never build a huge string from a huge list
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
@@ -233,7 +254,14 @@ def evaluate(expr: ast.Expr, scope: Scope, *, symbols: bool = False) -> Any:
                         "interpolate numbers or strings",
                     )
                 pieces.append(render(value))
-        return "".join(pieces)
+        text = "".join(pieces)
+        if len(text) > _MAX_STRING:
+            raise _fail(
+                "string is too long",
+                expr.span,
+                f"strings are limited to {_MAX_STRING:,} characters",
+            )
+        return text
     if isinstance(expr, ast.Name):
         found, value = scope.lookup(expr.id)
         if found:
@@ -251,7 +279,9 @@ def evaluate(expr: ast.Expr, scope: Scope, *, symbols: bool = False) -> Any:
             or "names in expressions are template parameters, loop variables or `let` bindings",
         )
     if isinstance(expr, ast.ListExpr):
-        return [evaluate(item, scope, symbols=symbols) for item in expr.items]
+        items = [evaluate(item, scope, symbols=symbols) for item in expr.items]
+        _bounded(weight(items), expr.span)
+        return items
     if isinstance(expr, ast.Call):
         return _call(expr.func, [evaluate(a, scope) for a in expr.args], expr.span)
     assert isinstance(expr, ast.Operation)
@@ -337,10 +367,13 @@ def _operation(expr: ast.Operation, scope: Scope, symbols: bool) -> Any:
                 "compare values of one kind",
             ) from None
     if op == "+" and isinstance(left, str) and isinstance(right, str):
+        if len(left) + len(right) > _MAX_STRING:
+            raise _fail(
+                "string is too long", span, f"strings are limited to {_MAX_STRING:,} characters"
+            )
         return left + right
     if op == "+" and isinstance(left, list) and isinstance(right, list):
-        if len(left) + len(right) > _MAX_LIST:
-            raise _fail("list is too long", span, f"lists are limited to {_MAX_LIST} items")
+        _bounded(weight(left) + weight(right), span)
         return left + right
     if (
         op == "*"
@@ -348,8 +381,7 @@ def _operation(expr: ast.Operation, scope: Scope, symbols: bool) -> Any:
         and isinstance(right, int)
         and not isinstance(right, bool)
     ):
-        if len(left) * right > _MAX_LIST:
-            raise _fail("list is too long", span, f"lists are limited to {_MAX_LIST} items")
+        _bounded(weight(left) * max(right, 0), span)
         return left * right
     a = _number(left, operands[0].span, f'"{op}"')
     b = _number(right, operands[1].span, f'"{op}"')

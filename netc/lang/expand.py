@@ -88,6 +88,7 @@ class Expander:
         self.names: set[str] = set()
         self.counters: dict[tuple[str, str], int] = {}
         self.cursor: str | None = None
+        self.outputs: dict[str, str] = {}  # instance path -> the blob it produced last
         self.steps = 0
         self.depth = 0
         self.import_depth = 0
@@ -313,7 +314,9 @@ class Expander:
             )
         define = template.define
         args = self._arguments(item, define, ctx)
-        if self.cursor is not None:
+        if "input" in args and not any(p.name == "input" for p in define.params):
+            self.cursor = args["input"] = self._resolve(args["input"], ctx.prefix)  # fed explicitly
+        elif self.cursor is not None:
             args.setdefault("input", self.cursor)
         path = f"{ctx.prefix}.{name}" if ctx.prefix else name
         frames = (*ctx.frames, Frame(define.name, path, item.span))
@@ -323,18 +326,31 @@ class Expander:
             self._items(define.items, inner)
         finally:
             self.depth -= 1
+        if self.cursor is not None:
+            self.outputs[path] = self.cursor  # `bottom: "name"` may name the instance itself
 
     def _arguments(self, item: ast.Instance, define: ast.Define, ctx: _Context) -> dict[str, Any]:
         params = {p.name: p for p in define.params}
         given: dict[str, tuple[Any, Span]] = {}
+        declared_input = "input" in params
         for arg in item.items:
+            if isinstance(arg, ast.ScalarField) and arg.name == "input" and not declared_input:
+                value = evaluate(arg.value, ctx.scope)
+                if not isinstance(value, str) or isinstance(value, Symbol):
+                    raise _fail(
+                        f"an instance's input is a blob name, got {describe(value)}",
+                        arg.value.span,
+                        'write input: "blob"',
+                    )
+                given["input"] = (value, arg.value.span)
+                continue
             if not isinstance(arg, ast.ScalarField | ast.MessageField):
                 raise _fail(
                     "an instance takes arguments only (`name: value`)",
                     arg.span,
                     "put layers and statements in the template's definition",
                 )
-            if arg.name not in params:
+            if arg.name not in params:  # (`input` is accepted above: it feeds the instance)
                 raise _fail(
                     f'template "{define.name}" has no parameter "{arg.name}"',
                     arg.name_span,
@@ -358,7 +374,9 @@ class Expander:
                 value = PMessage(arg.span, self._message_items(arg.items, ctx.scope))
                 span = arg.span
             given[arg.name] = (value, span)
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = (
+            {"input": given["input"][0]} if "input" in given and not declared_input else {}
+        )
         missing = []
         for param in define.params:
             if param.name in given:
@@ -481,12 +499,16 @@ class Expander:
                 return local
 
     def _resolve(self, blob: str, prefix: str) -> str:
-        """A bottom name, looked up from the innermost instance scope outwards."""
+        """A bottom name, looked up from the innermost instance scope outwards; the name of an
+        instance stands for its output."""
         parts = prefix.split(".") if prefix else []
-        for n in range(len(parts), 0, -1):
-            candidate = ".".join(parts[:n]) + "." + blob
+        candidates = [".".join(parts[:n]) + "." + blob for n in range(len(parts), 0, -1)] + [blob]
+        for candidate in candidates:
             if candidate in self.known:
                 return candidate
+        for candidate in candidates:
+            if candidate in self.outputs:
+                return self.outputs[candidate]
         return blob
 
     def _fields(self, item: ast.ScalarField | ast.MessageField, scope: Scope) -> list[PField]:

@@ -170,7 +170,11 @@ class _Formatter:
             return
         head, body, tail = self.block(item)
         if body is None:  # a scalar statement that is simply long
-            self.lines.append(indent + head)
+            self.lines.append(indent + self.wrapped(item, indent))
+            return
+        filled = self.filled(item, head, body, indent) if single is not None else None
+        if filled is not None:
+            self.lines.extend(filled)
             return
         self.lines.append(indent + head + " {")
         if not body or body[0].span.line > item.span.line:
@@ -179,6 +183,55 @@ class _Formatter:
             body, indent + INDENT, item.span.end_line, not isinstance(item, ast.MessageField)
         )
         self.lines.append(indent + "}" + tail)
+
+    def filled(
+        self, item: ast.Item, head: str, body: list[ast.Item], indent: str
+    ) -> list[str] | None:
+        """A message or instance a little too wide for one line, flowed onto two:
+
+        layer { name: "conv2" type: "Convolution" num_output: planes kernel_size: 3 pad: 1
+                stride: stride bias_term: false }
+        """
+        if not isinstance(item, ast.MessageField | ast.Instance):
+            return None
+        chunks = [self.one_line(child) or "" for child in body]
+        opening = f"{indent}{head} {{ "
+        hang = " " * len(opening)
+        lines = [opening]
+        for chunk in chunks:
+            if lines[-1] not in (opening, hang) and len(lines[-1]) + 1 + len(chunk) > WIDTH - 2:
+                lines.append(hang)
+            lines[-1] += chunk if lines[-1] in (opening, hang) else f" {chunk}"
+        if len(lines[-1]) + 2 > WIDTH:
+            return None
+        lines[-1] += " }"
+        return lines if len(lines) <= 2 and all(len(x) <= WIDTH for x in lines) else None
+
+    def wrapped(self, item: ast.Item, indent: str) -> str:
+        """A long `let`/field whose value is a chain of + and -: one operand per line."""
+        text = self.statement(item)
+        value = item.value if isinstance(item, ast.Let | ast.ScalarField) else None
+        if (
+            len(indent) + len(text) <= WIDTH
+            or not isinstance(value, ast.Operation)
+            or value.op not in "+-"
+        ):
+            return text
+        operands: list[tuple[str, ast.Expr]] = []
+        node: ast.Expr = value
+        while isinstance(node, ast.Operation) and node.op in ("+", "-"):
+            operands.append((node.op, node.operands[1]))
+            node = node.operands[0]
+        prefix = text[: len(text) - len(render_expr(value))]
+        hang = indent + " " * (len(prefix) - 2)
+        lines = [prefix + render_expr(node, _LEVEL["+"])]
+        for op, operand in reversed(operands):
+            term = f"{op} {render_expr(operand, _LEVEL['+'] + 1)}"
+            if len(indent) + len(lines[-1]) + 1 + len(term) > WIDTH and len(lines) > 0:
+                lines.append(hang + term)
+            else:
+                lines[-1] += " " + term
+        return "\n".join(lines)
 
     def _if_else(self, item: ast.If, indent: str) -> None:
         self.lines.append(f"{indent}if {render_expr(item.condition)} {{")

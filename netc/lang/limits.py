@@ -8,12 +8,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Limits:
     max_source_bytes: int = 4 * 1024 * 1024  # the largest real prototxt files are ~300 kB
+    max_tokens: int = 150_000  # ~3 s of parsing; ResNet-50's Caffe file has 5,100
     max_nesting: int = 64  # braces, brackets and parentheses
     max_expression_depth: int = 64
     max_template_depth: int = 32  # template instances inside template instances
     max_import_depth: int = 16
-    max_layers: int = 100_000  # layers after expansion (ResNet-1001 has ~3,000)
-    max_steps: int = 1_000_000  # statements executed while expanding
+    max_layers: int = 50_000  # layers after expansion (ResNet-1001 has ~3,000)
+    max_steps: int = 250_000  # statements executed while expanding (ResNet-152.net: ~4,000)
     max_string_length: int = 100_000
 
 

@@ -94,6 +94,7 @@ def parse(source: Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:
             "--max-source-bytes",
         )
     _check_nesting(source, limits)
+    _check_tokens(source, limits)
     comments: list[ast.Comment] = []
     try:
         tree = _lark().parse(source.text, start="start")
@@ -108,6 +109,16 @@ def parse(source: Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:
 def parse_expression(text: str, span: Span, limits: Limits = DEFAULT_LIMITS) -> ast.Expr:
     """Parse the expression inside a `${...}` interpolation, positioned at `span`."""
     sub = Source(span.source.name, span.source.text)
+    depth = 0
+    for offset, char in enumerate(text):
+        depth += 1 if char in "([{" else -1 if char in ")]}" else 0
+        if depth > limits.max_nesting:
+            column = span.column + offset
+            raise NetcError.single(
+                f"nesting is deeper than {limits.max_nesting} levels",
+                Span(sub, span.line, column, span.line, column + 1),
+                "split the expression with `let` bindings",
+            )
     try:
         tree = _lark().parse(text, start="expr")
     except UnexpectedInput as exc:
@@ -148,6 +159,26 @@ def _comment_tokens(source: Source) -> list[ast.Comment]:
         text = m.group(1).rstrip()
         out.append(ast.Comment(text, Span(source, line, column, line, column + len(text))))
     return out
+
+
+_TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[A-Za-z_0-9.]+|\S")
+
+
+def _check_tokens(source: Source, limits: Limits) -> None:
+    """Bound the parser's time (about 20 µs a token) before it starts."""
+    if len(source.text) // 2 <= limits.max_tokens:
+        return  # cannot hold that many tokens
+    count = 0
+    for count, match in enumerate(_TOKEN.finditer(source.text), start=1):
+        if count > limits.max_tokens:
+            before = source.text[: match.start()]
+            line = before.count("\n") + 1
+            column = match.start() - (before.rfind("\n") + 1) + 1
+            raise NetcError.single(
+                f"file has more than {limits.max_tokens:,} tokens",
+                Span(source, line, column, line, column + 1),
+                "split the network into template libraries joined with `import`",
+            )
 
 
 def _check_nesting(source: Source, limits: Limits) -> None:
@@ -295,7 +326,14 @@ def unescape(raw: str, span: Span) -> str:
         if hexa:
             return chr(int(hexa, 16))
         if uni:
-            return chr(int(uni, 16))
+            code = int(uni, 16)
+            if 0xD800 <= code <= 0xDFFF:
+                raise NetcError.single(
+                    f"\\u{uni} is a lone surrogate, not a character",
+                    span,
+                    "write the character itself, or a \\uHHHH escape outside D800-DFFF",
+                )
+            return chr(code)
         raise NetcError.single(
             f"invalid escape sequence \\{bad}",
             span,
@@ -306,7 +344,10 @@ def unescape(raw: str, span: Span) -> str:
 
 
 def number_value(text: str) -> int | float:
+    """The value of a NUMBER token; raises ValueError for absurdly long literals."""
     body = text
+    if len(body) > 400:  # longer than any float or 64-bit integer can use
+        raise ValueError(body)
     if body[:2].lower() == "0x":
         return int(body, 16)
     if body[-1] in "fF":
@@ -328,6 +369,7 @@ class _Converter:
         self.source = source
         self.limits = limits
         self.offset = offset  # for interpolated expressions: their position in the file
+        self.depths: dict[int, int] = {}  # id(block item) -> nesting depth below it
         self.handlers: dict[str, Callable[[Span, list[Any]], Any]] = {
             "start": lambda span, c: c,
             "scalar_field": self._scalar_field,
@@ -417,7 +459,10 @@ class _Converter:
                 if count:
                     del done[len(done) - count :]
                 handler = self.handlers[str(node.data)]
-                done.append(handler(self._tree_span(node), children))
+                result = handler(self._tree_span(node), children)
+                if isinstance(result, ast.Item):
+                    self._nest(result)
+                done.append(result)
             else:
                 stack.append((node, True))
                 stack.extend((child, False) for child in reversed(node.children))
@@ -432,6 +477,20 @@ class _Converter:
         if token.type == "STRING":
             return self._string(self._tok_span(token), [token])
         return token
+
+    def _nest(self, item: ast.Item) -> None:
+        """Record a block's depth; blocks nested past the limit are an error (any bracket kind)."""
+        children = [*getattr(item, "items", []), *getattr(item, "orelse", [])]
+        if not children:
+            return
+        depth = 1 + max(self.depths.get(id(child), 0) for child in children)
+        if depth > self.limits.max_nesting:
+            raise NetcError.single(
+                f"blocks are nested deeper than {self.limits.max_nesting} levels",
+                item.span,
+                "flatten the structure, or move repeated parts into a template",
+            )
+        self.depths[id(item)] = depth
 
     # Statements -------------------------------------------------------------------------
     def _scalar_field(self, span: Span, c: list[Any]) -> ast.ScalarField:
@@ -507,13 +566,23 @@ class _Converter:
         depth = self._depth_check(span, 1 + max((a.depth for a in items), default=0))
         return ast.ListExpr(span, items, depth)
 
+    def _value(self, text: str, span: Span) -> int | float:
+        try:
+            return number_value(text)
+        except ValueError:
+            raise NetcError.single(
+                f"number literal of {len(text):,} characters",
+                span,
+                "numbers in a network definition are at most 64-bit integers or floats",
+            ) from None
+
     def _number(self, span: Span, c: list[Any]) -> ast.Number:
         text = str(c[0])
-        return ast.Number(span, text, number_value(text))
+        return ast.Number(span, text, self._value(text, span))
 
     def _signed_number(self, span: Span, c: list[Any]) -> ast.Number:
         sign, token = str(c[0]), str(c[1])
-        value = number_value(token)
+        value = self._value(token, span)
         return ast.Number(span, sign + token, -value if sign == "-" else value)
 
     def _string(self, span: Span, tokens: list[Any]) -> ast.Str:

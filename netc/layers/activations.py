@@ -66,6 +66,7 @@ class AbsVal(Elementwise):
     type = "AbsVal"
     aliases = ("ABSVAL",)
     stem = "abs"
+    in_place = False  # Caffe's absval_layer.cpp refuses in-place computation
 
 
 @register
@@ -134,7 +135,6 @@ class Softmax(Elementwise):
     aliases = ("SOFTMAX",)
     message = "softmax_param"
     stem = "prob"
-    in_place = False
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         canonical_axis(int(ctx.params["axis"]), len(inputs[0]))

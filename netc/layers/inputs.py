@@ -64,8 +64,11 @@ def _image_tops(batch: int, channels: int, height: int, width: int, n_tops: int)
 
 
 def _crop(ctx: LayerContext) -> int:
+    """transform_param's crop_size; old files keep it in the data parameter (Caffe upgrades it)."""
     transform = ctx.layer["transform_param"]
-    return int(transform["crop_size"]) if transform is not None else 0
+    if transform is not None and transform.has("crop_size"):
+        return int(transform["crop_size"])
+    return int(ctx.params.get("crop_size", 0))
 
 
 @register
@@ -125,7 +128,7 @@ class WindowData(LayerType):
     tops = (1, 2)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
-        crop = int(ctx.params["crop_size"]) or _crop(ctx)
+        crop = _crop(ctx)
         if not crop:
             raise ShapeError("WindowData needs crop_size", field="crop_size")
         return _image_tops(int(ctx.params["batch_size"]), 3, crop, crop, n_tops)

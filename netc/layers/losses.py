@@ -102,8 +102,13 @@ class Accuracy(LayerType):
     training_only = True
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
-        scores = inputs[0]
+        scores, labels = inputs[0], inputs[1]
         axis = canonical_axis(int(ctx.params["axis"]), len(scores))
+        if math.prod(labels) != math.prod(scores[:axis]) * math.prod(scores[axis + 1 :]):
+            raise ShapeError(
+                f"labels {fmt_shape(labels)} do not match predictions {fmt_shape(scores)}",
+                hint="one label per prediction (per position outside the class axis)",
+            )
         tops: list[Shape] = [()]
         if n_tops > 1:
             tops.append((scores[axis],))  # per-class accuracy

@@ -27,8 +27,14 @@ class Concat(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         first = inputs[0]
         p = ctx.params
+        if p.has("axis") and p.has("concat_dim"):
+            raise ShapeError(
+                "give either axis or concat_dim, not both",
+                hint="concat_dim is the legacy name of axis",
+                field="concat_dim",
+            )
         raw_axis = (
-            int(p["axis"]) if p.has("axis") or not p.has("concat_dim") else int(p["concat_dim"])
+            int(p["concat_dim"]) if p.has("concat_dim") and not p.has("axis") else int(p["axis"])
         )
         axis = canonical_axis(raw_axis, len(first))
         total = 0
@@ -69,8 +75,10 @@ class Eltwise(LayerType):
                 )
         coeff = ctx.params["coeff"]
         if coeff:
-            if ctx.params["operation"] != "SUM":
-                raise ShapeError("coeff applies to SUM only", field="coeff")
+            if ctx.params["operation"] == "PROD":
+                raise ShapeError(
+                    "coeff does not apply to PROD", hint="drop coeff, or use SUM", field="coeff"
+                )
             if len(coeff) != len(inputs):
                 raise ShapeError(
                     f"{len(coeff)} coeff values for {len(inputs)} bottoms",

@@ -49,9 +49,7 @@ class BatchNorm(Elementwise):
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         shape = inputs[0]
-        if len(shape) < 2:
-            raise ShapeError(f"BatchNorm needs a channel axis; input is {fmt_shape(shape)}")
-        channels = shape[1]
+        channels = shape[1] if len(shape) > 1 else 1  # Caffe: a 1-D input has one channel
         out = [
             BlobSpec("running_mean", (channels,), "buffer"),
             BlobSpec("running_var", (channels,), "buffer"),

@@ -34,6 +34,14 @@ class Pooling(LayerType):
                     "global_pooling sets the window to the whole input; drop kernel_size",
                     field="kernel_size" if p.has("kernel_size") else "kernel_h",
                 )
+            if spatial(p, "pad", 2, 0, h="pad_h", w="pad_w") != [0, 0] or spatial(
+                p, "stride", 2, 1, h="stride_h", w="stride_w"
+            ) != [1, 1]:
+                raise ShapeError(
+                    "global_pooling allows only pad 0 and stride 1",
+                    hint="drop pad and stride (Caffe rejects them too)",
+                    field="stride" if p.has("stride") or p.has("stride_h") else "pad",
+                )
             return [shape[2], shape[3]], [0, 0], [1, 1]
         kernel = spatial(p, "kernel_size", 2, None, h="kernel_h", w="kernel_w")
         pad = spatial(p, "pad", 2, 0, h="pad_h", w="pad_w")
@@ -51,6 +59,7 @@ class Pooling(LayerType):
         kernel, pad, stride = self.window(ctx, shape)
         ceil = ctx.params["round_mode"] != "FLOOR"
         dims = []
+        padded = any(pad)  # Caffe clips both axes when either is padded
         for i, (size, k, p, s) in enumerate(zip(shape[2:], kernel, pad, stride, strict=True)):
             if size + 2 * p < k:
                 raise ShapeError(
@@ -60,7 +69,7 @@ class Pooling(LayerType):
                 )
             span = (size + 2 * p - k) / s
             out = (math.ceil(span) if ceil else math.floor(span)) + 1
-            if p > 0 and (out - 1) * s >= size + p:
+            if padded and (out - 1) * s >= size + p:
                 out -= 1  # the last window would start inside the padding: Caffe clips it
             dims.append(out)
         tops = [(*shape[:2], *dims)]

@@ -61,12 +61,15 @@ class Reshape(LayerType):
         replaced = shape[start:end]
         out: list[int] = []
         for i, d in enumerate(dims):
-            if d == 0:
-                if i >= len(replaced):
+            if d == 0:  # copies input axis start + i, as Caffe does (even past num_axes)
+                if start + i >= len(shape):
                     raise ShapeError(
-                        f"dim {i} is 0 (copy) but the input has no axis {start + i}", field="shape"
+                        f"dim {i} is 0 (copy axis {start + i}) but the input {fmt_shape(shape)} "
+                        f"has {len(shape)} axes",
+                        hint="use 0 only where the input has an axis to copy",
+                        field="shape",
                     )
-                out.append(replaced[i])
+                out.append(shape[start + i])
             elif d < -1:
                 raise ShapeError(
                     f"dim {d} is invalid; use a positive size, 0 (copy) or -1 (infer)",
@@ -103,8 +106,14 @@ class Slice(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = inputs[0]
         p = ctx.params
+        if p.has("axis") and p.has("slice_dim"):
+            raise ShapeError(
+                "give either axis or slice_dim, not both",
+                hint="slice_dim is the legacy name of axis",
+                field="slice_dim",
+            )
         raw_axis = (
-            int(p["axis"]) if p.has("axis") or not p.has("slice_dim") else int(p["slice_dim"])
+            int(p["slice_dim"]) if p.has("slice_dim") and not p.has("axis") else int(p["axis"])
         )
         axis = canonical_axis(raw_axis, len(shape))
         size = shape[axis]

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The main job on the zoo: check every spec and Caffe file, convert the Caffe files to netc and
+# back, and print a summary. Outputs go to out/. Run scripts/setup.sh first (`make demo` does).
+#
+# Environment:
+#   NETC_ZOO   the shared zoo folder (default: ../shared/zoo, beside the repository)
+#   NETC       the netc command (default: .venv/bin/netc, else `netc` on PATH)
+#   OUT        the output folder (default: out)
+set -euo pipefail
+shopt -s nullglob
+
+ZOO="${NETC_ZOO:-}"
+[[ -n "$ZOO" && "$ZOO" != /* ]] && ZOO="$PWD/$ZOO" # relative to where the demo was started
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ZOO="${ZOO:-../shared/zoo}"
+OUT="${OUT:-out}"
+if [[ -z "${NETC:-}" ]]; then
+    if [[ -x .venv/bin/netc ]]; then NETC=.venv/bin/netc; else NETC=netc; fi
+fi
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+
+SPECS=(specs/*.net)
+CAFFE=("$ZOO"/caffe/*.prototxt)
+[[ -d "$ZOO" ]] || { echo "demo: error: zoo folder $ZOO not found (set NETC_ZOO)" >&2; exit 1; }
+((${#CAFFE[@]})) || { echo "demo: error: no .prototxt files in $ZOO/caffe" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# `step LABEL COMMAND...` runs one step, times it and records a summary line; a failing step does
+# not stop the later ones, and the demo exits 1 at the end. COMMAND may set NOTE (a short remark
+# for the summary). Commands run as `if` conditions, where `set -e` is off, so a shell function
+# used as a step must return its own status.
+SUMMARY=()
+FAILED=0
+step() {
+    local label="$1" status t0=$SECONDS
+    shift
+    echo "== $label"
+    NOTE=""
+    if "$@"; then status=ok; else status=FAILED; FAILED=$((FAILED + 1)); fi
+    local line
+    line="$(printf '  %-16s %-6s %3ds  %s' "$label" "$status" $((SECONDS - t0)) "$NOTE")"
+    SUMMARY+=("${line%"${line##*[! ]}"}")
+}
+
+# prototxt -> out/convert/NAME.net -> out/convert/NAME.prototxt
+CONVERTED=() # the files this run wrote
+convert_zoo() {
+    local dir="$OUT/convert" f name ok=0
+    mkdir -p "$dir"
+    for f in "${CAFFE[@]}"; do
+        name="$(basename "$f" .prototxt)"
+        if "$NETC" convert "$f" -o "$dir/$name.net" --force \
+            && "$NETC" convert "$dir/$name.net" --to prototxt -o "$dir/$name.prototxt" --force; then
+            echo "  $f -> $dir/$name.net -> $dir/$name.prototxt"
+            CONVERTED+=("$dir/$name.net" "$dir/$name.prototxt")
+            ok=$((ok + 1))
+        else
+            echo "  $f: conversion failed" >&2
+        fi
+    done
+    NOTE="$ok of ${#CAFFE[@]} Caffe files round-tripped into $dir/"
+    ((ok == ${#CAFFE[@]}))
+}
+
+T0=$SECONDS
+# ---------------------------------------------------------------------------------------------
+# The steps, one line each.
+step check            "$NETC" check "${SPECS[@]}" "${CAFFE[@]}"
+step convert          convert_zoo
+step check-converted  "$NETC" check "${CONVERTED[@]}"
+# ---------------------------------------------------------------------------------------------
+
+echo
+echo "== summary (${#SPECS[@]} specs, ${#CAFFE[@]} Caffe files from $ZOO; outputs in $OUT/)"
+printf '%s\n' "${SUMMARY[@]}"
+echo "  ${#SUMMARY[@]} steps, $FAILED failed, $((SECONDS - T0))s"
+((FAILED == 0))

@@ -1,0 +1,55 @@
+"""Shared fixtures: the repository, the shared zoo of real Caffe files, and the native specs.
+
+The zoo lives outside the repository (`../shared/zoo`, or `$NETC_ZOO`). Without it, tests that
+need it are skipped on a developer's machine but fail under CI (`CI=true`), where it must exist.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Backends (torch, onnxruntime) must not fight over the CI machine's 2 cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def zoo_path() -> Path:
+    """Where the zoo should be: `$NETC_ZOO`, else `../shared/zoo` beside the repository."""
+    return Path(os.environ.get("NETC_ZOO", REPO_ROOT.parent / "shared" / "zoo"))
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def zoo_dir() -> Path:
+    """The shared zoo folder (holds `caffe/`, `weights/`, `data/`, `REFERENCE.md`)."""
+    path = zoo_path()
+    if not path.is_dir():
+        message = (
+            f"zoo folder {path} not found (set NETC_ZOO or put the shared folder beside the repo)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def zoo_prototxts(zoo_dir: Path) -> list[Path]:
+    """Every `.prototxt` under the zoo, recursively, sorted."""
+    files = sorted(zoo_dir.rglob("*.prototxt"))
+    assert files, f"no .prototxt files under {zoo_dir}"
+    return files
+
+
+@pytest.fixture(scope="session")
+def spec_files() -> list[Path]:
+    """The native zoo: `specs/*.net`, sorted (may be empty while the zoo is being written)."""
+    return sorted((REPO_ROOT / "specs").glob("*.net"))
