@@ -78,8 +78,18 @@ def load(
     phase: str = "TEST",
     stages: tuple[str, ...] = (),
     input_shapes: dict[str, Shape] | None = None,
+    batch: int | None = None,
+    input_size: tuple[int, ...] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Graph:
-    """Parse, expand and shape-check a network: a path, or the text of a spec."""
+    """Parse, expand and shape-check a network: a path, or the text of a spec. `batch` and
+    `input_size` (H, W) resize every input; `input_shapes` sets named inputs' shapes."""
     net = expand(spec, limits)
-    return build(net, BuildOptions(phase=phase.upper(), stages=stages, input_shapes=input_shapes))
+    options = BuildOptions(
+        phase=phase.upper(),
+        stages=stages,
+        input_shapes=input_shapes,
+        batch=batch,
+        input_size=input_size,
+    )
+    return build(net, options)

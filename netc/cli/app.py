@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from netc.diagnostics import NetcError
+
+if TYPE_CHECKING:
+    from netc.ir.graph import Graph
 
 app = typer.Typer(
     name="netc",
@@ -22,6 +25,7 @@ app = typer.Typer(
 
 EXIT_INVALID = 1  # the input is wrong
 EXIT_USAGE = 2  # the command line is wrong (typer/click use 2 too)
+EXIT_BUDGET = 3  # a --budget was exceeded
 EXIT_INTERNAL = 70
 
 
@@ -86,7 +90,6 @@ def check(
 ) -> None:
     """Parse, expand and shape-check networks; print one summary line per file."""
     from netc.api import load
-    from netc.ir.graph import Graph
     from netc.layers.base import fmt_shape
 
     phase = check_phase(phase)
@@ -220,6 +223,176 @@ def convert(
     if output.exists() and not force:
         usage(f"{output} exists; pass --force to overwrite it")
     write_atomic(output, text)
+
+
+def parse_size_option(value: str | None, what: str) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        size = tuple(int(d) for d in value.lower().replace("×", "x").split("x"))
+    except ValueError:
+        size = ()
+    if not size or any(d < 1 for d in size):
+        usage(f"{what} {value!r}: expected e.g. 320x320")
+    return size
+
+
+def choice(value: str, options: tuple[str, ...], what: str) -> str:
+    if value not in options:
+        usage(f"{what} {value!r}: expected one of {', '.join(options)}")
+    return value
+
+
+SORT_KEYS = ("order", "name", "params", "macs", "flops", "activations")
+
+
+@app.command()
+def analyze(
+    file: Annotated[
+        Path, typer.Argument(help="A network file (.net or .prototxt).", show_default=False)
+    ],
+    batch: Annotated[
+        int | None, typer.Option("--batch", help="Batch size (the first dimension of every input).")
+    ] = None,
+    input_size: Annotated[
+        str | None, typer.Option("--input-size", help="Spatial input size, e.g. 320x320.")
+    ] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32, fp16 or bf16.")] = "fp32",
+    optimizer: Annotated[
+        str, typer.Option("--optimizer", help="sgd, sgd-momentum, adam or adamw.")
+    ] = "sgd-momentum",
+    depth: Annotated[
+        int | None, typer.Option("--depth", help="Collapse template instances below this depth.")
+    ] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help="order, name, params, macs, flops or activations.")
+    ] = "order",
+    top: Annotated[int | None, typer.Option("--top", help="Show only the first N rows.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, json, csv, markdown or yaml.")
+    ] = "table",
+    count: Annotated[
+        str, typer.Option("--count", help="netc, torch or netscope conventions.")
+    ] = "netc",
+    phase: PhaseOption = "TEST",
+    input_shape: InputShapeOption = None,
+    fit: Annotated[
+        str | None,
+        typer.Option("--fit", help="Find the largest batch whose training peak fits, e.g. 24GiB."),
+    ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            "--budget",
+            help='Fail (exit 3) if exceeded, e.g. "params<25M,macs<4G,train_mem(batch=64)<20GiB".',
+        ),
+    ] = None,
+) -> None:
+    """Shapes, parameters, MACs/FLOPs, memory and receptive fields, per layer and in total."""
+    from netc.analysis import budget as budgets
+    from netc.analysis.core import DTYPE_BYTES, OPTIMIZER_STATE, collapse, frames_index
+    from netc.analysis.core import analyze as run_analysis
+    from netc.analysis.report import FORMATS, render
+    from netc.api import load
+    from netc.layers.base import COUNTING
+
+    phase = check_phase(phase)
+    choice(dtype, tuple(DTYPE_BYTES), "--dtype")
+    choice(optimizer, tuple(OPTIMIZER_STATE), "--optimizer")
+    choice(count, COUNTING, "--count")
+    choice(fmt, FORMATS, "--format")
+    choice(sort, SORT_KEYS, "--sort")
+    if batch is not None and batch < 1:
+        usage("--batch must be positive")
+    if depth is not None and depth < 1:
+        usage("--depth must be at least 1")
+    size = parse_size_option(input_size, "--input-size")
+    shapes = parse_input_shapes(input_shape)
+    try:
+        clauses = budgets.parse_budget(budget) if budget else []
+        limit = budgets.parse_size(fit) if fit else None
+    except budgets.BudgetError as exc:
+        usage(str(exc))
+
+    def load_at(n: int | None) -> Graph:
+        return load(file, phase=phase, input_shapes=shapes, batch=n, input_size=size)
+
+    try:
+        graph = load_at(batch)
+    except NetcError as error:
+        fail(error)
+    analysis = run_analysis(graph, dtype=dtype, counting=count, optimizer=optimizer)
+    if depth is not None:
+        analysis.rows = collapse(analysis.rows, frames_index(graph), depth)
+    if sort != "order":
+        key = {
+            "name": lambda r: r.name,
+            "params": lambda r: -r.params,
+            "macs": lambda r: -r.macs,
+            "flops": lambda r: -r.flops,
+            "activations": lambda r: -r.activation_bytes,
+        }[sort]
+        analysis.rows.sort(key=key)
+    if top is not None:
+        analysis.rows = analysis.rows[:top]
+    if limit is not None:
+        best, peak, per_sample = budgets.fit_batch(load_at, limit, dtype=dtype, optimizer=optimizer)
+        analysis.extra["fit"] = {
+            "limit_bytes": int(limit),
+            "batch": best,
+            "peak_bytes": peak,
+            "bytes_per_sample": per_sample,
+        }
+    verdicts = budgets.evaluate(clauses, analysis, load_at) if clauses else []
+    if verdicts:
+        analysis.extra["budget"] = [
+            {"clause": v.clause.text, "value": v.value, "ok": v.ok} for v in verdicts
+        ]
+    sys.stdout.write(render(analysis, fmt))
+    if fmt == "table":
+        from netc.analysis.report import human
+
+        if limit is not None:
+            fit_info = analysis.extra["fit"]
+            assert isinstance(fit_info, dict)
+            print(
+                f"fit {human(limit, True)}: batch {fit_info['batch']} "
+                f"(peak {human(fit_info['peak_bytes'], True)}, {human(fit_info['bytes_per_sample'], True)} per sample)"
+            )
+        for v in verdicts:
+            print(f"budget {v.clause.text}: {'ok' if v.ok else 'EXCEEDED'} ({human(v.value)})")
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        for v in failed:
+            print(f"netc: budget exceeded: {v.clause.text} (value {v.value:,.0f})", file=sys.stderr)
+        raise typer.Exit(EXIT_BUDGET)
+
+
+@app.command()
+def diff(
+    first: Annotated[Path, typer.Argument(help="The network before.", show_default=False)],
+    second: Annotated[Path, typer.Argument(help="The network after.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    count: Annotated[
+        str, typer.Option("--count", help="netc, torch or netscope conventions.")
+    ] = "netc",
+    phase: PhaseOption = "TEST",
+) -> None:
+    """Totals and per-layer changes of two networks, side by side."""
+    from netc.analysis.compare import compare, render_diff
+    from netc.analysis.core import analyze as run_analysis
+    from netc.api import load
+    from netc.layers.base import COUNTING
+
+    choice(fmt, ("table", "json"), "--format")
+    choice(count, COUNTING, "--count")
+    phase = check_phase(phase)
+    try:
+        graphs = [load(path, phase=phase) for path in (first, second)]
+    except NetcError as error:
+        fail(error)
+    analyses = [run_analysis(g, counting=count) for g in graphs]
+    sys.stdout.write(render_diff(compare(*analyses), fmt))
 
 
 @app.command()

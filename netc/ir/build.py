@@ -40,6 +40,8 @@ class BuildOptions:
     stages: tuple[str, ...] = ()
     level: int = 0
     input_shapes: dict[str, Shape] | None = None  # overrides, e.g. from --input-shape
+    batch: int | None = None  # the first dimension of every input
+    input_size: tuple[int, ...] | None = None  # the spatial size of every image input (H, W)
 
 
 def build(net: NetDecl, options: BuildOptions | None = None) -> Graph:
@@ -150,8 +152,15 @@ class _Builder:
             self.inputs.append(tensor)
 
     def _override(self, name: str, shape: Shape) -> Shape:
-        overrides = self.options.input_shapes or {}
-        return tuple(overrides.get(name, shape))
+        """An input's shape after --input-shape, --batch and --input-size."""
+        options = self.options
+        resized = list((options.input_shapes or {}).get(name, shape))
+        if options.batch is not None and resized:
+            resized[0] = options.batch
+        size = options.input_size
+        if size is not None and len(resized) == 2 + len(size):
+            resized[2:] = size
+        return tuple(resized)
 
     # ---- phases ------------------------------------------------------------------------
     def _included(self, decl: LayerDecl) -> bool:
@@ -231,6 +240,11 @@ class _Builder:
             known = [s for s in shapes if s is not None]
             try:
                 computed = list(layer_type.shapes(ctx, known, len(decl.tops)))
+                if layer_type.family == "input":
+                    computed = [
+                        self._override(top, s)
+                        for (top, _), s in zip(decl.tops, computed, strict=False)
+                    ]
                 blobs = [Blob(b.name, b.shape, b.kind) for b in layer_type.blobs(ctx, known)]
                 out_shapes = (computed + out_shapes)[: len(decl.tops)]
                 self._multipliers(decl, blobs, layer_params, legacy)

@@ -651,7 +651,14 @@ class Expander:
 
     def _no_layer(self, name: str, span: Span) -> NetcError:
         return _fail(
-            f'no layer named "{name}"', span, did_you_mean(name, [d.name for d in self.layers])
+            f'no layer named "{name}"',
+            span,
+            did_you_mean(name, [d.name for d in self.layers])
+            or (
+                "name a layer declared above this statement"
+                if self.layers
+                else "the network has no layers yet"
+            ),
         )
 
     def _transfer(self, item: ast.Item, ctx: _Context) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Limits:
     max_source_bytes: int = 4 * 1024 * 1024  # the largest real prototxt files are ~300 kB
-    max_tokens: int = 150_000  # ~3 s of parsing; ResNet-50's Caffe file has 5,100
+    max_tokens: int = 80_000  # under 2 s of parsing; ResNet-50's Caffe file has 5,100
     max_nesting: int = 64  # braces, brackets and parentheses
     max_expression_depth: int = 64
     max_template_depth: int = 32  # template instances inside template instances

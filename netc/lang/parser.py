@@ -166,7 +166,7 @@ _TOKEN = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|#[^\n]*|[A-Za-z
 
 def _check_tokens(source: Source, limits: Limits) -> None:
     """Bound the parser's time (about 20 µs a token) before it starts."""
-    if len(source.text) // 2 <= limits.max_tokens:
+    if len(source.text) <= limits.max_tokens:
         return  # cannot hold that many tokens
     count = 0
     for count, match in enumerate(_TOKEN.finditer(source.text), start=1):

@@ -85,12 +85,48 @@ class BlobSpec:
 
 
 class LayerContext:
-    """What a shape rule sees of its node: the parameters and the layer's name."""
+    """What a layer's rules see of its node: the parameters, the layer's name and the phase."""
 
-    def __init__(self, name: str, params: Params, layer: Params) -> None:
+    def __init__(self, name: str, params: Params, layer: Params, phase: str = "TEST") -> None:
         self.name = name
         self.params = params  # the type's parameter message (+ netc extensions)
         self.layer = layer  # LayerParameter-level fields (param, include, loss_weight, ...)
+        self.phase = phase
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Arithmetic of one forward pass of a layer over its whole input (batch included)."""
+
+    macs: int = (
+        0  # multiply-accumulates of convolution/deconvolution/fully-connected, bias excluded
+    )
+    flops: int = 0  # all arithmetic, by netc's per-type table (docs/conventions.md)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor a layer keeps for its backward pass: one of its inputs or outputs, or an extra
+    buffer (pooling indices, dropout masks, batch statistics)."""
+
+    what: str  # "input" | "output" | "extra"
+    index: int = 0
+    elements: int = 0  # extras only
+    bytes_per_element: int | None = None  # extras only; None means the activation dtype
+
+
+@dataclass(frozen=True)
+class Window:
+    """A sliding window along one spatial axis, for receptive fields (stride may be < 1 for
+    transposed convolutions)."""
+
+    kernel: int
+    stride: float = 1
+    pad: int = 0
+    dilation: int = 1
+
+
+COUNTING = ("netc", "torch", "netscope")
 
 
 class LayerType:
@@ -105,13 +141,47 @@ class LayerType:
     bottoms: ClassVar[tuple[int, int | None]] = (1, 1)  # (min, max); None = any number
     tops: ClassVar[tuple[int, int | None]] = (1, 1)
     in_place: ClassVar[bool] = False  # may run with top == bottom
+    overwrites_input: ClassVar[bool] = False  # in place, torch overwrites the input's memory too
     training_only: ClassVar[bool] = False  # loss and metric layers: no role at inference
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         raise NotImplementedError
 
+    flops_per_element: ClassVar[float | None] = None  # a point-wise cost rule, per output element
+
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         return []
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        """netc's count. Every type defines this or `flops_per_element` (enforced by `register`)."""
+        assert self.flops_per_element is not None
+        return Cost(flops=round(self.flops_per_element * sum(math.prod(o) for o in outputs)))
+
+    def cost_as(
+        self, counting: str, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> Cost:
+        """The count under another tool's convention. torch's FlopCounterMode counts only
+        convolutions and matrix products, 2 FLOPs per MAC; Netscope reports MACs as its ops."""
+        own = self.cost(ctx, inputs, outputs)
+        if counting == "torch":
+            return Cost(own.macs, 2 * own.macs)
+        if counting == "netscope":
+            return Cost(own.macs, own.macs)
+        return own
+
+    def extra_params_as(self, counting: str, ctx: LayerContext) -> int:
+        """Parameters another tool reports beyond the real blobs (Netscope: 2 per LRN)."""
+        return 0
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        """Tensors kept for backward when the layer's output needs a gradient (torch's rules)."""
+        return []
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        """The window over each spatial axis of the first input; None for point-wise layers."""
+        return None
 
     def __repr__(self) -> str:
         return f"<layer type {self.type}>"
@@ -134,7 +204,12 @@ _CANONICAL: dict[str, LayerType] = {}
 
 
 def register(cls: type[LayerType]) -> type[LayerType]:
-    """Class decorator: make a layer type known under its name and aliases."""
+    """Class decorator: make a layer type known under its name and aliases. A type without a
+    cost rule is refused here, at import, never counted as a silent zero."""
+    if cls.cost is LayerType.cost and cls.flops_per_element is None:
+        raise TypeError(
+            f"layer type {cls.__name__} has no cost rule (define cost or flops_per_element)"
+        )
     layer = cls()
     for key in (cls.type, *cls.aliases):
         if key in _REGISTRY and _REGISTRY[key] is not layer:

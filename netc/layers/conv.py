@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
     BlobSpec,
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
+    Window,
     canonical_axis,
     fmt_shape,
     register,
@@ -57,6 +61,32 @@ class _ConvBase(LayerType):
                 field="group",
             )
         return axis, int(num_output), kernel, pad, stride, dilation
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        # one MAC per weight per position: output positions (convolution) or input positions
+        # (deconvolution, which scatters each input into a window of the output)
+        weight = self.blobs(ctx, inputs)[0].shape
+        positions = inputs[0] if self.type == "Deconvolution" else outputs[0]
+        axis = canonical_axis(int(ctx.params["axis"]), len(inputs[0]))
+        macs = math.prod(positions[:axis]) * math.prod(positions[axis + 1 :]) * math.prod(weight)
+        bias = math.prod(outputs[0]) if ctx.params["bias_term"] else 0
+        return Cost(macs, 2 * macs + bias)
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        return [Saved("input")]
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        _, _, kernel, pad, stride, dilation = self.geometry(ctx, inputs[0])
+        if self.type == "Deconvolution":  # in input units: a window of ceil(k/s) inputs, stride 1/s
+            return [
+                Window(max(1, math.ceil((d * (k - 1) + 1) / s)), 1 / s, 0, 1)
+                for k, s, d in zip(kernel, stride, dilation, strict=True)
+            ]
+        return [
+            Window(k, s, p, d) for k, s, p, d in zip(kernel, stride, pad, dilation, strict=True)
+        ]
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         axis, num_output, kernel, *_ = self.geometry(ctx, inputs[0])

@@ -7,10 +7,13 @@ from collections.abc import Sequence
 
 from netc.layers.base import (
     BlobSpec,
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
+    Window,
     canonical_axis,
     register,
 )
@@ -38,6 +41,21 @@ class InnerProduct(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         axis, _, num_output = self._dims(ctx, inputs[0])
         return [(*inputs[0][:axis], num_output)]
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        axis, fan_in, num_output = self._dims(ctx, inputs[0])
+        rows = math.prod(inputs[0][:axis])
+        macs = rows * fan_in * num_output
+        return Cost(macs, 2 * macs + (rows * num_output if ctx.params["bias_term"] else 0))
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        return [Saved("input")]
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        # a fully-connected layer sees its whole input: a window as large as each spatial axis
+        return [Window(size) for size in inputs[0][2:]]
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         _, fan_in, num_output = self._dims(ctx, inputs[0])

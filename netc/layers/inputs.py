@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netc.layers.base import LayerContext, LayerType, Params, Shape, ShapeError, register
+from netc.layers.base import (
+    LayerContext,
+    LayerType,
+    Params,
+    Shape,
+    ShapeError,
+    register,
+)
 from netc.proto.schema import Field, Kind
 
 _CHANNELS = Field("channels", 1001, Kind.UINT, default=3)
@@ -25,6 +32,7 @@ class Input(LayerType):
     message = "input_param"
     family = "input"
     stem = "input"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, None)
 
@@ -54,6 +62,13 @@ class Input(LayerType):
         return shapes
 
 
+def _required(params: Params, name: str) -> int:
+    value = params[name]
+    if value is None:
+        raise ShapeError(f"{name} is required", hint=f"add {name}: N", field=name)
+    return int(value)
+
+
 def _image_tops(batch: int, channels: int, height: int, width: int, n_tops: int) -> list[Shape]:
     if batch < 1:
         raise ShapeError("batch_size must be positive", field="batch_size")
@@ -79,6 +94,7 @@ class Data(LayerType):
     extensions = (_CHANNELS,)
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, 2)
 
@@ -101,6 +117,7 @@ class ImageData(LayerType):
     message = "image_data_param"
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, 2)
 
@@ -124,14 +141,19 @@ class WindowData(LayerType):
     message = "window_data_param"
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, 2)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         crop = _crop(ctx)
         if not crop:
-            raise ShapeError("WindowData needs crop_size", field="crop_size")
-        return _image_tops(int(ctx.params["batch_size"]), 3, crop, crop, n_tops)
+            raise ShapeError(
+                "WindowData needs crop_size",
+                hint="add transform_param { crop_size: N }",
+                field="crop_size",
+            )
+        return _image_tops(_required(ctx.params, "batch_size"), 3, crop, crop, n_tops)
 
 
 @register
@@ -141,14 +163,16 @@ class MemoryData(LayerType):
     message = "memory_data_param"
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, 2)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         p = ctx.params
-        return _image_tops(
-            int(p["batch_size"]), int(p["channels"]), int(p["height"]), int(p["width"]), n_tops
+        batch, channels, height, width = (
+            _required(p, n) for n in ("batch_size", "channels", "height", "width")
         )
+        return _image_tops(batch, channels, height, width, n_tops)
 
 
 @register
@@ -158,15 +182,22 @@ class DummyData(LayerType):
     message = "dummy_data_param"
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, None)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         p = ctx.params
         shapes = [_dims(s) for s in p["shape"]]
-        if not shapes:
+        if not shapes:  # the legacy form: num, channels, height, width, one value each or per top
             legacy = [p["num"], p["channels"], p["height"], p["width"]]
             count = max(len(v) for v in legacy)
+            if count and any(len(v) not in (1, count) for v in legacy):
+                raise ShapeError(
+                    "num, channels, height and width need one value each, or one per top",
+                    hint="or write shape { dim: ... } per top",
+                    field="num",
+                )
             shapes = (
                 [tuple(int(v[min(i, len(v) - 1)]) for v in legacy) for i in range(count)]
                 if count
@@ -188,6 +219,7 @@ class HDF5Data(LayerType):
     message = "hdf5_data_param"
     family = "input"
     stem = "data"
+    flops_per_element = 0
     bottoms = (0, 0)
     tops = (1, None)
 

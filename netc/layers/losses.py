@@ -6,8 +6,10 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
     canonical_axis,
@@ -26,6 +28,14 @@ class _Loss(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         return [()] * n_tops
 
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost(0, 3 * math.prod(inputs[0]))  # e.g. subtract, square, accumulate
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        return [Saved("input", i) for i in range(len(inputs))]
+
 
 @register
 class SoftmaxWithLoss(_Loss):
@@ -33,6 +43,9 @@ class SoftmaxWithLoss(_Loss):
     aliases = ("SOFTMAX_LOSS",)
     message = "softmax_param"
     tops = (0, 2)
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost(0, 6 * math.prod(inputs[0]))  # softmax (5) and the log of the label's score
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         scores, labels = inputs[0], inputs[1]
@@ -101,6 +114,11 @@ class Accuracy(LayerType):
     tops = (1, 2)
     training_only = True
 
+    flops_per_element = 0
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost(0, math.prod(inputs[0]))  # one comparison per score
+
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         scores, labels = inputs[0], inputs[1]
         axis = canonical_axis(int(ctx.params["axis"]), len(scores))
@@ -124,6 +142,8 @@ class Silence(LayerType):
     bottoms = (1, None)
     tops = (0, 0)
     training_only = True
+
+    flops_per_element = 0
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         return []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
     canonical_axis,
@@ -22,6 +25,7 @@ class Concat(LayerType):
     message = "concat_param"
     family = "merge"
     stem = "concat"
+    flops_per_element = 0  # data movement only
     bottoms = (1, None)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
@@ -86,3 +90,17 @@ class Eltwise(LayerType):
                     field="coeff",
                 )
         return [first]
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        elements, n = math.prod(outputs[0]), len(inputs)
+        scaled = ctx.params["operation"] == "SUM" and any(
+            float(c) != 1 for c in ctx.params["coeff"]
+        )
+        return Cost(0, ((n - 1) + (n if scaled else 0)) * elements)
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        if ctx.params["operation"] == "SUM":
+            return []
+        return [Saved("input", i) for i in range(len(inputs))]  # products and maxima keep both

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
     BlobSpec,
+    Cost,
     Elementwise,
     LayerContext,
+    Saved,
     Shape,
     ShapeError,
     fmt_shape,
@@ -35,6 +38,30 @@ class LRN(Elementwise):
             raise ShapeError(f"LRN takes a 4-D input (N×C×H×W); got {fmt_shape(inputs[0])}")
         return [tuple(inputs[0])]
 
+    def _window(self, ctx: LayerContext) -> int:
+        size = int(ctx.params["local_size"])
+        return size * size if ctx.params["norm_region"] == "WITHIN_CHANNEL" else size
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        # square, sum over the window (window - 1 adds), then scale (·alpha/n, +k, **beta, divide)
+        return Cost(0, (self._window(ctx) + 4) * math.prod(outputs[0]))
+
+    def cost_as(
+        self, counting: str, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> Cost:
+        if counting == "netscope":  # Netscope adds elements × local_size to its MACs
+            macs = int(ctx.params["local_size"]) * math.prod(outputs[0])
+            return Cost(macs, macs)
+        return super().cost_as(counting, ctx, inputs, outputs)
+
+    def extra_params_as(self, counting: str, ctx: LayerContext) -> int:
+        return 2 if counting == "netscope" else 0  # Netscope lists alpha and beta as parameters
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        return [Saved("input"), Saved("output")]
+
 
 @register
 class BatchNorm(Elementwise):
@@ -59,6 +86,20 @@ class BatchNorm(Elementwise):
             out = [BlobSpec("weight", (channels,)), BlobSpec("bias", (channels,)), *out]
         return out
 
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        # normalise: subtract the mean, multiply by 1/sqrt(var + eps); affine: ·γ + β;
+        # training statistics (TRAIN without use_global_stats): mean and variance, 4 more
+        per_element = 2 + (2 if ctx.params["affine"] else 0)
+        if ctx.phase == "TRAIN" and not ctx.params["use_global_stats"]:
+            per_element += 4
+        return Cost(0, per_element * math.prod(outputs[0]))
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        channels = inputs[0][1] if len(inputs[0]) > 1 else 1
+        return [Saved("input"), Saved("extra", 0, 2 * channels, 4)]  # + batch mean and 1/std
+
 
 @register
 class MVN(Elementwise):
@@ -67,3 +108,12 @@ class MVN(Elementwise):
     message = "mvn_param"
     family = "norm"
     stem = "mvn"
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        # mean (add) and subtract; with variance: square, add, divide
+        return Cost(0, (5 if ctx.params["normalize_variance"] else 2) * math.prod(outputs[0]))
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        return [Saved("input")]

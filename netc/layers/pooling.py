@@ -6,10 +6,13 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
+    Window,
     fmt_shape,
     register,
     spatial,
@@ -78,3 +81,21 @@ class Pooling(LayerType):
         return tops
 
     tops = (1, 2)
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        kernel, _, _ = self.window(ctx, inputs[0])
+        area = math.prod(kernel)
+        # MAX: area - 1 comparisons per output; AVE (and STOCHASTIC): area - 1 adds and a divide
+        per_output = area - 1 if ctx.params["pool"] == "MAX" else area
+        return Cost(0, per_output * math.prod(outputs[0]))
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        if ctx.params["pool"] == "MAX":  # the input and the argmax indices (int64)
+            return [Saved("input"), Saved("extra", 0, math.prod(outputs[0]), 8)]
+        return [Saved("input")]
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        kernel, pad, stride = self.window(ctx, inputs[0])
+        return [Window(k, s, p) for k, s, p in zip(kernel, stride, pad, strict=True)]

@@ -11,6 +11,7 @@ from netc.layers.base import (
     LayerType,
     Shape,
     ShapeError,
+    Window,
     canonical_axis,
     fmt_shape,
     register,
@@ -24,6 +25,7 @@ class Flatten(LayerType):
     message = "flatten_param"
     family = "reshape"
     stem = "flatten"
+    flops_per_element = 0  # data movement only
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = inputs[0]
@@ -33,6 +35,9 @@ class Flatten(LayerType):
             raise ShapeError("end_axis comes before axis", field="end_axis")
         return [(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])]
 
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        return [Window(size) for size in inputs[0][2:]]  # the vector stands for the whole map
+
 
 @register
 class Reshape(LayerType):
@@ -40,6 +45,7 @@ class Reshape(LayerType):
     message = "reshape_param"
     family = "reshape"
     stem = "reshape"
+    flops_per_element = 0  # data movement only
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = tuple(inputs[0])
@@ -101,6 +107,7 @@ class Slice(LayerType):
     message = "slice_param"
     family = "reshape"
     stem = "slice"
+    flops_per_element = 0  # data movement only
     tops = (1, None)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
@@ -149,6 +156,7 @@ class Split(LayerType):
     aliases = ("SPLIT",)
     family = "reshape"
     stem = "split"
+    flops_per_element = 0  # data movement only
     tops = (1, None)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:

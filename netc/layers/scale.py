@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
     BlobSpec,
+    Cost,
     LayerContext,
     LayerType,
+    Saved,
     Shape,
     ShapeError,
     canonical_axis,
@@ -65,6 +68,22 @@ class Scale(LayerType):
             out.append(BlobSpec("bias", operand))
         return out
 
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost(0, (2 if ctx.params["bias_term"] else 1) * math.prod(outputs[0]))
+
+    def cost_as(
+        self, counting: str, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> Cost:
+        if counting == "netscope":  # Netscope counts one MAC per element of a Scale
+            return Cost(math.prod(outputs[0]), math.prod(outputs[0]))
+        return super().cost_as(counting, ctx, inputs, outputs)
+
+    def saved(
+        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> list[Saved]:
+        # x · w keeps x (for w's gradient); with a second bottom both factors
+        return [Saved("input", i) for i in range(len(inputs))]
+
 
 @register
 class Bias(LayerType):
@@ -82,3 +101,5 @@ class Bias(LayerType):
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         _, operand = _operand_shape(ctx, inputs)
         return [] if len(inputs) > 1 else [BlobSpec("bias", operand)]
+
+    flops_per_element = 1  # one add

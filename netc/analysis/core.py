@@ -1,0 +1,329 @@
+"""Static analysis of a Graph: parameters, MACs and FLOPs, activation and training memory,
+receptive fields — per layer and in total. Pure Python over the IR; imports no torch.
+
+The rules live with each layer type (`netc/layers`): `cost`/`cost_as` for arithmetic, `saved`
+for what backward keeps, `windows` for receptive fields. This module only drives them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from netc.ir.graph import Graph, Node
+from netc.layers.base import COUNTING, LayerContext, Shape, Window
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
+OPTIMIZER_STATE = {
+    "sgd": 0,
+    "sgd-momentum": 1,
+    "adam": 2,
+    "adamw": 2,
+}  # copies of the trainable params
+
+
+@dataclass(frozen=True)
+class AxisField:
+    """Receptive field along one input axis: size (pixels), jump (stride in input pixels between
+    neighbouring outputs) and start (centre of the first output's field; input pixel i is at i + 0.5)."""
+
+    size: float
+    jump: float
+    start: float
+
+    def through(self, window: Window) -> AxisField:
+        extent = window.dilation * (window.kernel - 1) + 1
+        return AxisField(
+            self.size + (extent - 1) * self.jump,
+            self.jump * window.stride,
+            self.start + ((extent - 1) / 2 - window.pad) * self.jump,
+        )
+
+
+Field = tuple[AxisField, ...]
+
+
+@dataclass
+class Row:
+    """One layer (or, collapsed, one template instance)."""
+
+    name: str
+    type: str
+    output: Shape | None
+    weights: int = 0
+    biases: int = 0
+    trainable: int = 0
+    frozen: int = 0
+    buffers: int = 0
+    macs: int = 0
+    flops: int = 0
+    activation_bytes: int = 0
+    field: Field | None = None
+    layers: int = 1  # how many layers the row stands for
+    scope: str = ""
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass
+class TrainingMemory:
+    """Bytes for one training step at the analysed batch size, by category."""
+
+    parameters: int
+    gradients: int
+    optimizer: int
+    activations: int  # saved for backward
+    workspace: int  # the largest single output, live while it is produced and consumed
+
+    @property
+    def peak(self) -> int:
+        return self.parameters + self.gradients + self.optimizer + self.activations + self.workspace
+
+
+@dataclass
+class Totals:
+    params: int
+    weights: int
+    biases: int
+    trainable: int
+    frozen: int
+    buffers: int
+    macs: int
+    flops: int
+    forward_activation_bytes: int
+
+
+@dataclass
+class Analysis:
+    name: str
+    inputs: dict[str, Shape]
+    outputs: dict[str, Shape]
+    batch: int
+    dtype: str
+    counting: str
+    optimizer: str
+    rows: list[Row]
+    totals: Totals
+    training: TrainingMemory
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _context(graph: Graph, node: Node) -> LayerContext:
+    return LayerContext(node.name, node.params, node.layer_params, graph.phase)
+
+
+def _shapes(graph: Graph, ids: list[str]) -> list[Shape]:
+    shapes = [graph.tensors[t].shape for t in ids]
+    assert all(s is not None for s in shapes), "analysis needs a shape-checked graph"
+    return [s for s in shapes if s is not None]
+
+
+def storage(graph: Graph, tensor_id: str) -> str:
+    """The memory a tensor lives in: layers that truly overwrite their input (torch's
+    ReLU(inplace=True), Dropout(inplace=True)) share it; every other layer writes new memory."""
+    tensor = graph.tensors[tensor_id]
+    while tensor.producer is not None:
+        node = _producer(graph, tensor.producer)
+        if node is None or not (node.in_place and node.layer.overwrites_input):
+            break
+        source = next((i for i in node.inputs if graph.tensors[i].blob == tensor.blob), None)
+        if source is None:
+            break
+        tensor = graph.tensors[source]
+    return tensor.id
+
+
+def _producer(graph: Graph, name: str) -> Node | None:
+    index = getattr(graph, "_producers", None)
+    if index is None:
+        index = {n.name: n for n in graph.nodes}
+        graph._producers = index  # type: ignore[attr-defined]
+    return index.get(name)
+
+
+def receptive_fields(graph: Graph) -> dict[str, Field | None]:
+    fields: dict[str, Field | None] = {}
+    for tensor_id in graph.inputs:
+        shape = graph.tensors[tensor_id].shape or ()
+        spatial = len(shape) - 2 if len(shape) > 2 else 0
+        fields[tensor_id] = tuple(AxisField(1, 1, 0.5) for _ in range(spatial)) if spatial else None
+    for node in graph.nodes:
+        if node.type in ("Input",) or node.family == "input":
+            for out in node.outputs:
+                fields.setdefault(out, fields.get(out))
+            continue
+        incoming = [fields.get(i) for i in node.inputs]
+        known = [f for f in incoming if f is not None]
+        result: Field | None = None
+        if known:
+            base = tuple(
+                max((f[axis] for f in known), key=lambda a: a.size) for axis in range(len(known[0]))
+            )
+            windows = node.layer.windows(_context(graph, node), _shapes(graph, node.inputs))
+            if windows and len(windows) == len(base):
+                result = tuple(a.through(w) for a, w in zip(base, windows, strict=True))
+            else:
+                result = base
+        for out in node.outputs:
+            fields[out] = result
+    return fields
+
+
+def analyze(
+    graph: Graph,
+    *,
+    dtype: str = "fp32",
+    counting: str = "netc",
+    optimizer: str = "sgd-momentum",
+) -> Analysis:
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPE_BYTES)}")
+    if counting not in COUNTING:
+        raise ValueError(f"counting {counting!r}: expected one of {', '.join(COUNTING)}")
+    if optimizer not in OPTIMIZER_STATE:
+        raise ValueError(f"optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZER_STATE)}")
+    size = DTYPE_BYTES[dtype]
+    fields = receptive_fields(graph)
+    rows: list[Row] = []
+    for node in graph.nodes:
+        ctx = _context(graph, node)
+        inputs, outputs = _shapes(graph, node.inputs), _shapes(graph, node.outputs)
+        cost = node.layer.cost_as(counting, ctx, inputs, outputs)
+        params = [b for b in node.blobs if b.kind == "param"]
+        row = Row(
+            name=node.name,
+            type=node.type,
+            output=outputs[0] if outputs else None,
+            weights=sum(b.size for b in params if b.name != "bias")
+            + node.layer.extra_params_as(counting, ctx),
+            biases=sum(b.size for b in params if b.name == "bias"),
+            trainable=sum(b.size for b in params if b.trainable),
+            frozen=sum(b.size for b in params if not b.trainable),
+            buffers=sum(b.size for b in node.blobs if b.kind == "buffer"),
+            macs=cost.macs,
+            flops=cost.flops,
+            activation_bytes=sum(math.prod(o) for o in outputs) * size,
+            field=fields.get(node.outputs[0]) if node.outputs else None,
+            scope=node.scope,
+        )
+        rows.append(row)
+    storages = {storage(graph, t) for t in graph.tensors}
+    totals = Totals(
+        params=sum(r.params for r in rows),
+        weights=sum(r.weights for r in rows),
+        biases=sum(r.biases for r in rows),
+        trainable=sum(r.trainable for r in rows),
+        frozen=sum(r.frozen for r in rows),
+        buffers=sum(r.buffers for r in rows),
+        macs=sum(r.macs for r in rows),
+        flops=sum(r.flops for r in rows),
+        forward_activation_bytes=sum(graph.tensors[s].size for s in storages) * size,
+    )
+    return Analysis(
+        name=graph.name,
+        inputs={graph.tensors[t].blob: graph.tensors[t].shape or () for t in graph.inputs},
+        outputs={graph.tensors[t].blob: graph.tensors[t].shape or () for t in graph.outputs},
+        batch=_batch(graph),
+        dtype=dtype,
+        counting=counting,
+        optimizer=optimizer,
+        rows=rows,
+        totals=totals,
+        training=training_memory(graph, dtype=dtype, optimizer=optimizer),
+    )
+
+
+def _batch(graph: Graph) -> int:
+    shapes = [graph.tensors[t].shape for t in graph.inputs]
+    return next((s[0] for s in shapes if s), 1)
+
+
+def saved_storages(graph: Graph, dtype: str = "fp32") -> tuple[dict[str, int], int]:
+    """What backward keeps: {storage tensor id: bytes} and the bytes of extras (indices, masks,
+    statistics). A layer keeps nothing when its output needs no gradient, i.e. when neither
+    it nor anything upstream has a trainable parameter."""
+    size = DTYPE_BYTES[dtype]
+    needs_grad: dict[str, bool] = {}
+    kept: dict[str, int] = {}
+    extras = 0
+    for node in graph.nodes:
+        trainable = any(b.trainable for b in node.blobs)
+        grad = trainable or any(needs_grad.get(i, False) for i in node.inputs)
+        for out in node.outputs:
+            needs_grad[out] = grad
+        if not grad:
+            continue
+        ctx = _context(graph, node)
+        for item in node.layer.saved(
+            ctx, _shapes(graph, node.inputs), _shapes(graph, node.outputs)
+        ):
+            if item.what == "extra":
+                extras += item.elements * (item.bytes_per_element or size)
+                continue
+            ids = node.inputs if item.what == "input" else node.outputs
+            if item.index < len(ids):
+                tensor = storage(graph, ids[item.index])
+                kept[tensor] = graph.tensors[tensor].size * size
+    return kept, extras
+
+
+def training_memory(
+    graph: Graph, *, dtype: str = "fp32", optimizer: str = "sgd-momentum"
+) -> TrainingMemory:
+    size = DTYPE_BYTES[dtype]
+    blobs = [b for n in graph.nodes for b in n.blobs]
+    trainable = sum(b.size for b in blobs if b.trainable)
+    kept, extras = saved_storages(graph, dtype)
+    largest = max((t.size for t in graph.tensors.values()), default=0)
+    return TrainingMemory(
+        parameters=sum(b.size for b in blobs) * size,
+        gradients=trainable * size,
+        optimizer=OPTIMIZER_STATE[optimizer] * trainable * size,
+        activations=sum(kept.values()) + extras,
+        workspace=largest * size,
+    )
+
+
+def collapse(rows: list[Row], frames_of: dict[str, tuple[str, ...]], depth: int) -> list[Row]:
+    """Rows of template instances below `depth` folded into one row each (`layer3.1` ...)."""
+    out: list[Row] = []
+    groups: dict[str, Row] = {}
+    for row in rows:
+        paths = frames_of.get(row.name, ())
+        key = paths[depth - 1] if len(paths) >= depth else None
+        if key is None:
+            out.append(row)
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = Row(key, "instance", row.output, layers=0, scope=key)
+            groups[key] = group
+            out.append(group)
+        group.type = frames_of.get(f"{key}#template", (group.type,))[0]
+        group.output = row.output
+        group.field = row.field
+        for attr in (
+            "weights",
+            "biases",
+            "trainable",
+            "frozen",
+            "buffers",
+            "macs",
+            "flops",
+            "activation_bytes",
+        ):
+            setattr(group, attr, getattr(group, attr) + getattr(row, attr))
+        group.layers += 1
+    return out
+
+
+def frames_index(graph: Graph) -> dict[str, tuple[str, ...]]:
+    """node name -> instance paths from the outermost; `path#template` -> (template name,)."""
+    index: dict[str, tuple[str, ...]] = {}
+    for node in graph.nodes:
+        index[node.name] = tuple(f.path for f in node.frames)
+        for frame in node.frames:
+            index[f"{frame.path}#template"] = (frame.template,)
+    return index
