@@ -62,12 +62,31 @@ convert_zoo() {
     ((ok == ${#CAFFE[@]}))
 }
 
+# every network analysed: out/analyze/NAME.json (the JSON report) and one summary line each
+analyze_zoo() {
+    local dir="$OUT/analyze" f name ok=0 total=0
+    mkdir -p "$dir"
+    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
+        name="$(basename "${f%.*}")"
+        total=$((total + 1))
+        if "$NETC" analyze "$f" --format json >"$dir/$name.json"; then
+            ok=$((ok + 1))
+            "$NETC" analyze "$f" --top 0 | tail -n 4 | head -n 2 | sed "s|^|  $name: |"
+        else
+            echo "  $f: analysis failed" >&2
+        fi
+    done
+    NOTE="$ok of $total networks analysed into $dir/"
+    ((ok == total))
+}
+
 T0=$SECONDS
 # ---------------------------------------------------------------------------------------------
 # The steps, one line each.
 step check            "$NETC" check "${SPECS[@]}" "${CAFFE[@]}"
 step convert          convert_zoo
 step check-converted  "$NETC" check "${CONVERTED[@]}"
+step analyze          analyze_zoo
 # ---------------------------------------------------------------------------------------------
 
 echo

@@ -406,6 +406,15 @@ def layers() -> None:
         print(f"{name:<26} {layer.family:<8} {layer.message or '-'}{extra}")
 
 
+def _register_subcommands() -> None:
+    from netc.cli import render_cmd
+
+    render_cmd.register(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point: diagnostics and exit codes, never a traceback."""
     try:
