@@ -1872,3 +1872,18 @@ def test_v1_aliases_resolve() -> None:
         assert lookup(name) is layer
         for alias in layer.aliases:
             assert lookup(alias) is layer, alias
+
+
+def test_a_layer_type_without_a_cost_rule_is_refused_at_registration() -> None:
+    # issue 4: "a missing cost rule fails the build of the registry, not a silent zero"
+    from netc.layers.base import LayerType, register
+
+    class Uncounted(LayerType):
+        type = "Uncounted"
+
+        def shapes(self, ctx: object, inputs: object, n_tops: int) -> list[tuple[int, ...]]:
+            return []
+
+    with pytest.raises(TypeError, match="has no cost rule"):
+        register(Uncounted)
+    assert netc.layers.base.lookup("Uncounted") is None

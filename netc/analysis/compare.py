@@ -63,6 +63,30 @@ def _describe(row: Row) -> str:
     return f"{row.type} {shape}, {row.params:,} params, {human(row.macs)} MACs"
 
 
+def _grouped(rows: list[Row], analysis: Analysis) -> list[str]:
+    """One line per layer, or per template instance when all of its layers are in `rows`."""
+    names = {r.name for r in rows}
+    whole = {
+        scope
+        for scope in {r.scope for r in rows if r.scope}
+        if all(x.name in names for x in analysis.rows if x.scope == scope)
+    }
+    lines, done = [], set()
+    for r in rows:
+        if r.scope in whole:
+            if r.scope not in done:
+                done.add(r.scope)
+                members = [x for x in rows if x.scope == r.scope]
+                params = sum(x.params for x in members)
+                macs = sum(x.macs for x in members)
+                lines.append(
+                    f"{r.scope}: {len(members)} layers, {params:,} params, {human(macs)} MACs"
+                )
+            continue
+        lines.append(f"{r.name}: {_describe(r)}")
+    return lines
+
+
 def document(c: Comparison) -> dict[str, Any]:
     def row(r: Row) -> dict[str, Any]:
         return {
@@ -105,9 +129,9 @@ def render_diff(c: Comparison, fmt: str) -> str:
     for key, a, b in c.totals:
         table.add_row(key, f"{a:,}", f"{b:,}", _delta(a, b))
     console.print(table)
-    for label, rows in (("removed", c.removed), ("added", c.added)):
-        for r in rows:
-            console.print(f"{label:<8} {r.name}: {_describe(r)}", highlight=False)
+    for label, rows, analysis in (("removed", c.removed, c.first), ("added", c.added, c.second)):
+        for line in _grouped(rows, analysis):
+            console.print(f"{label:<8} {line}", highlight=False)
     for old, new, fields in c.changed:
         console.print(
             f"changed  {old.name} ({', '.join(fields)}): {_describe(old)} -> {_describe(new)}",

@@ -188,8 +188,13 @@ def render_table(analysis: Analysis, width: int | None = None) -> str:
         table.add_column(heading, justify="right" if numeric else "left", overflow="fold")
     for row in analysis.rows:
         table.add_row(*_cells(row))
+    if width is None:
+        import shutil
+        import sys
+
+        width = shutil.get_terminal_size((200, 40)).columns if sys.stdout.isatty() else 200
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width or 200, force_terminal=False, color_system=None)
+    console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
     console.print(table)
     for line in totals_lines(analysis):
         console.print(line, highlight=False)
