@@ -8,7 +8,7 @@ can print it directly.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -46,8 +46,6 @@ class LayerDecl:
     frames: tuple[Frame, ...] = ()
     frozen: bool = False
     tune: PMessage | None = None  # lr/decay multipliers set by a `tune` statement
-    implicit_bottom: bool = False
-    implicit_top: bool = False
 
 
 @dataclass
@@ -100,18 +98,18 @@ class Expander:
     # ---- entry ------------------------------------------------------------------------
     def run(self, file: ast.File) -> NetDecl:
         self.header = PMessage(Span(file.source, 1, 1, 1, 1))
-        self._file(file, extends_allowed=True)
+        self._file(file)
         if self.errors:
             raise NetcError(self.errors)
         return NetDecl(self.net_name, self.header, self.layers, self.sources)
 
-    def _file(self, file: ast.File, extends_allowed: bool) -> None:
+    def _file(self, file: ast.File) -> None:
         self.sources.append(file.source)
         ctx = _Context(self.globals, "", (), file.source, True)
         self._collect_defines(file.items, file.source)
         for index, item in enumerate(file.items):
             if isinstance(item, ast.Extends):
-                if index != 0 or not extends_allowed:
+                if index != 0:
                     self._error(
                         "`extends` must be the first statement of a file",
                         item.span,
@@ -441,7 +439,6 @@ class Expander:
                 )
             written_bottoms.append(f.value)
             bottoms.append((self._resolve(f.value, ctx.prefix), f.value_span))
-        implicit_bottom = False
         if not bottoms and min_bottoms > 0:
             if self.cursor is None:
                 raise _fail(
@@ -450,7 +447,6 @@ class Expander:
                     'add `bottom: "blob"`, or declare an input first (input: "data" or an Input layer)',
                 )
             bottoms = [(self.cursor, item.span)]
-            implicit_bottom = True
 
         tops: list[tuple[str, Span]] = []
         for f in message.all("top"):
@@ -464,14 +460,12 @@ class Expander:
                 tops.append((bottoms[written_bottoms.index(f.value)][0], f.value_span))
             else:
                 tops.append((f"{ctx.prefix}.{f.value}" if ctx.prefix else f.value, f.value_span))
-        implicit_top = False
         in_place = message.first("inplace")
         if not tops and (max_tops is None or max_tops > 0):
             if in_place is not None and in_place.value is True and bottoms:
                 tops = [(bottoms[0][0], in_place.value_span)]
             else:
                 tops = [(name, item.span)]
-            implicit_top = True
 
         decl = LayerDecl(
             item.name,
@@ -481,8 +475,6 @@ class Expander:
             tops,
             item.span,
             ctx.frames,
-            implicit_bottom=implicit_bottom,
-            implicit_top=implicit_top,
         )
         self.layers.append(decl)
         for top, _ in tops:
@@ -618,7 +610,7 @@ class Expander:
         file = self._load(item.path, source, "extends")
         self.import_depth += 1
         try:
-            self._file(file, extends_allowed=True)
+            self._file(file)
         finally:
             self.import_depth -= 1
 
@@ -810,7 +802,3 @@ def confined_loader(root_override: Path | None = None) -> Loader:
         return Source(str(target), text)
 
     return load
-
-
-def walk(layers: list[LayerDecl]) -> Iterator[LayerDecl]:
-    return iter(layers)
