@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from netc.analysis.core import DTYPE_BYTES, OPTIMIZER_STATE, Analysis, training_memory
 from netc.ir.graph import Graph
@@ -26,6 +28,7 @@ _UNITS = {
     "GIB": 2**30,
     "TIB": 2**40,
 }
+MEMORY_METRICS = ("act_mem", "train_mem")
 METRICS = ("params", "trainable", "frozen", "buffers", "macs", "flops", "act_mem", "train_mem")
 _CLAUSE = re.compile(
     r"^\s*(?P<metric>[a-z_]+)\s*(?:\((?P<args>[^)]*)\))?\s*(?P<op><=|>=|<|>|==)\s*(?P<value>[0-9.]+(?:e[0-9]+)?)\s*(?P<unit>[A-Za-z]*)\s*$"
@@ -36,12 +39,20 @@ class BudgetError(ValueError):
     """A budget or size that cannot be read; the message says why."""
 
 
-def parse_size(text: str) -> float:
-    """`24GiB`, `4G`, `25M`, `1e9` -> a number."""
+def _exact(number: str, unit: str, text: str) -> Fraction:
+    """The exact value of a decimal literal times a unit (4.1G is 4,100,000,000, not 4099999999.99)."""
+    try:
+        return Fraction(Decimal(number)) * _UNITS[unit.upper()]
+    except (InvalidOperation, KeyError):
+        raise BudgetError(f"cannot read {text!r}: write e.g. 24GiB, 4.1G, 25M or 1e9") from None
+
+
+def parse_size(text: str) -> Fraction:
+    """`24GiB`, `4G`, `25M`, `1e9` -> an exact number."""
     match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([A-Za-z]*)\s*", text)
-    if not match or match.group(2).upper() not in _UNITS:
+    if not match:
         raise BudgetError(f"cannot read the size {text!r}: write e.g. 24GiB, 4G, 25M or 1e9")
-    return float(match.group(1)) * _UNITS[match.group(2).upper()]
+    return _exact(match.group(1), match.group(2), text)
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,13 @@ class Clause:
     metric: str
     options: dict[str, str]
     op: str
-    limit: float
+    limit: Fraction
 
 
 @dataclass(frozen=True)
 class Verdict:
     clause: Clause
-    value: float
+    value: int
 
     @property
     def ok(self) -> bool:
@@ -88,7 +99,7 @@ def parse_budget(text: str) -> list[Clause]:
             raise BudgetError(
                 f"unknown unit {match.group('unit')!r} in {part!r}: use K, M, G, T or KiB, MiB, GiB"
             )
-        limit = float(match.group("value")) * _UNITS[unit]
+        limit = _exact(match.group("value"), unit, part)
         clauses.append(Clause(part.strip(), metric, options, match.group("op"), limit))
     if not clauses:
         raise BudgetError("empty budget")
@@ -125,7 +136,7 @@ def evaluate(
                     f"{clause.text}: dtype is one of {', '.join(DTYPE_BYTES)}, optimizer one of {', '.join(OPTIMIZER_STATE)}"
                 )
             graph = load(batch)
-            value: float = training_memory(graph, dtype=dtype, optimizer=optimizer).peak
+            value: int = training_memory(graph, dtype=dtype, optimizer=optimizer).peak
         else:
             value = {
                 "params": t.params,
@@ -141,7 +152,7 @@ def evaluate(
 
 
 def fit_batch(
-    load: Callable[[int], Graph], limit: float, *, dtype: str, optimizer: str
+    load: Callable[[int], Graph], limit: Fraction, *, dtype: str, optimizer: str
 ) -> tuple[int, int, int]:
     """The largest batch whose training peak fits `limit`: (batch, bytes at that batch, bytes per sample).
     Memory is affine in the batch (parameters, gradients and optimizer state are fixed, every

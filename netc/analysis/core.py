@@ -109,6 +109,12 @@ class Analysis:
     training: TrainingMemory
     extra: dict[str, object] = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the analysis as an HTML table (netc.render.html)."""
+        from netc.render.html import analysis_html
+
+        return analysis_html(self)
+
 
 def _context(graph: Graph, node: Node) -> LayerContext:
     return LayerContext(node.name, node.params, node.layer_params, graph.phase)

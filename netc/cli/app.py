@@ -306,6 +306,8 @@ def analyze(
         usage("--batch must be positive")
     if depth is not None and depth < 1:
         usage("--depth must be at least 1")
+    if top is not None and top < 0:
+        usage("--top must not be negative")
     size = parse_size_option(input_size, "--input-size")
     shapes = parse_input_shapes(input_shape)
     try:
@@ -356,11 +358,12 @@ def analyze(
             fit_info = analysis.extra["fit"]
             assert isinstance(fit_info, dict)
             print(
-                f"fit {human(limit, True)}: batch {fit_info['batch']} "
+                f"fit {human(float(limit), True)}: batch {fit_info['batch']} "
                 f"(peak {human(fit_info['peak_bytes'], True)}, {human(fit_info['bytes_per_sample'], True)} per sample)"
             )
         for v in verdicts:
-            print(f"budget {v.clause.text}: {'ok' if v.ok else 'EXCEEDED'} ({human(v.value)})")
+            shown = human(v.value, binary=v.clause.metric in budgets.MEMORY_METRICS)
+            print(f"budget {v.clause.text}: {'ok' if v.ok else 'EXCEEDED'} ({shown})")
     failed = [v for v in verdicts if not v.ok]
     if failed:
         for v in failed:
