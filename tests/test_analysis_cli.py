@@ -169,19 +169,42 @@ def test_dtype_and_optimizer(dtype: str, size: int, optimizer: str, copies: int)
 
 
 def test_depth_collapses_resnet152_instances() -> None:
+    # depth 1: the stem, the four stages (the blocks layer1.0 ... share the prefix layer1, so
+    # they nest as one group, as in the drawings), the head; depth 2: the blocks themselves.
     doc = analyze_json("specs/resnet152.net", "--depth", "1")
     names = [layer["name"] for layer in doc["layers"]]
-    # He et al. Table 1, 152-layer: stages of 3, 8, 36 and 3 bottleneck blocks.
-    blocks = [f"layer{s}.{i}" for s, n in ((1, 3), (2, 8), (3, 36), (4, 3)) for i in range(n)]
-    assert names == ["data", "conv1", "bn1", "relu", "maxpool", *blocks, "avgpool", "fc"]
+    assert names == [
+        "data",
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "fc",
+    ]
     by_name = {layer["name"]: layer for layer in doc["layers"]}
-    assert by_name["layer1.0"]["type"] == "bottleneck"
-    assert by_name["layer1.0"]["layers"] == 12  # 10 + the projection shortcut's conv and BN
-    assert by_name["layer1.1"]["layers"] == 10
-    assert by_name["layer4.2"]["output"] == [1, 2048, 7, 7]
+    # He et al. Table 1, 152-layer: stages of 3, 8, 36 and 3 bottleneck blocks; each block has
+    # 10 layers, and a stage's first block 2 more (the projection shortcut's conv and BN).
+    assert by_name["layer3"]["type"] == "36 × bottleneck"
+    assert [by_name[f"layer{s}"]["layers"] for s in range(1, 5)] == [
+        10 * n + 2 for n in (3, 8, 36, 3)
+    ]
+    assert by_name["layer4"]["output"] == [1, 2048, 7, 7]
     # collapsing keeps the totals: REF §2 resnet152
     assert sum(layer["params"] for layer in doc["layers"]) == 60_192_808
     assert doc["totals"]["macs"] == 11_513_626_624
+
+    doc = analyze_json("specs/resnet152.net", "--depth", "2")
+    blocks = [f"layer{s}.{i}" for s, n in ((1, 3), (2, 8), (3, 36), (4, 3)) for i in range(n)]
+    names = [layer["name"] for layer in doc["layers"]]
+    assert names == ["data", "conv1", "bn1", "relu", "maxpool", *blocks, "avgpool", "fc"]
+    by_name = {layer["name"]: layer for layer in doc["layers"]}
+    assert by_name["layer1.0"]["type"] == "bottleneck"
+    assert (by_name["layer1.0"]["layers"], by_name["layer1.1"]["layers"]) == (12, 10)
 
 
 def test_sort_and_top() -> None:

@@ -293,7 +293,8 @@ def training_memory(
 
 
 def collapse(rows: list[Row], frames_of: dict[str, tuple[str, ...]], depth: int) -> list[Row]:
-    """Rows of template instances below `depth` folded into one row each (`layer3.1` ...)."""
+    """Rows of the scopes at `depth` folded into one row each (`layer3`, or `layer3.1` one
+    level down); `frames_of` comes from `frames_index`."""
     out: list[Row] = []
     groups: dict[str, Row] = {}
     for row in rows:
@@ -326,10 +327,13 @@ def collapse(rows: list[Row], frames_of: dict[str, tuple[str, ...]], depth: int)
 
 
 def frames_index(graph: Graph) -> dict[str, tuple[str, ...]]:
-    """node name -> instance paths from the outermost; `path#template` -> (template name,)."""
+    """node name -> scope paths from the outermost (netc.ir.scopes: instances and name groups,
+    as drawings nest them); `path#template` -> (template name, or "N × template",)."""
+    from netc.ir.scopes import scopes
+
     index: dict[str, tuple[str, ...]] = {}
-    for node in graph.nodes:
-        index[node.name] = tuple(f.path for f in node.frames)
-        for frame in node.frames:
-            index[f"{frame.path}#template"] = (frame.template,)
+    for name, chain in scopes(graph).items():
+        index[name] = tuple(s.path for s in chain)
+        for scope in chain:
+            index[f"{scope.path}#template"] = (scope.template or scope.title,)
     return index

@@ -120,3 +120,9 @@ class Graph:
 
     def consumers(self, tensor_id: str) -> list[Node]:
         return [n for n in self.nodes if tensor_id in n.inputs]
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter: the network drawn as SVG, or None without Graphviz (netc.render)."""
+        from netc.render import repr_svg
+
+        return repr_svg(self)

@@ -9,9 +9,12 @@ from pathlib import Path
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     target = Path(path)
-    mode = None
     if target.exists():
-        mode = target.stat().st_mode & 0o7777
+        mode = target.stat().st_mode & 0o7777  # keep an existing file's permissions
+    else:
+        umask = os.umask(0)  # a new file gets what open() would give it (mkstemp gives 0600)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path(".")
     )
@@ -20,8 +23,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
