@@ -80,6 +80,19 @@ analyze_zoo() {
     ((ok == total))
 }
 
+# every network drawn: out/render/NAME.svg
+render_zoo() {
+    local dir="$OUT/render" f name ok=0 total=0
+    mkdir -p "$dir"
+    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
+        name="$(basename "${f%.*}")"
+        total=$((total + 1))
+        if "$NETC" render "$f" -o "$dir/$name.svg"; then ok=$((ok + 1)); else echo "  $f: drawing failed" >&2; fi
+    done
+    NOTE="$ok of $total networks drawn into $dir/"
+    ((ok == total))
+}
+
 T0=$SECONDS
 # ---------------------------------------------------------------------------------------------
 # The steps, one line each.
@@ -87,6 +100,7 @@ step check            "$NETC" check "${SPECS[@]}" "${CAFFE[@]}"
 step convert          convert_zoo
 step check-converted  "$NETC" check "${CONVERTED[@]}"
 step analyze          analyze_zoo
+step render           render_zoo
 # ---------------------------------------------------------------------------------------------
 
 echo
