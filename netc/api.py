@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from netc.diagnostics import NetcError, Source
@@ -84,12 +87,24 @@ def load(
 ) -> Graph:
     """Parse, expand and shape-check a network: a path, or the text of a spec. `batch` and
     `input_size` (H, W) resize every input; `input_shapes` sets named inputs' shapes."""
-    net = expand(spec, limits)
-    options = BuildOptions(
-        phase=phase.upper(),
-        stages=stages,
-        input_shapes=input_shapes,
-        batch=batch,
-        input_size=input_size,
-    )
-    return build(net, options)
+    with _collector_paused():  # a graph is many small objects, none of them garbage yet
+        net = expand(spec, limits)
+        options = BuildOptions(
+            phase=phase.upper(),
+            stages=stages,
+            input_shapes=input_shapes,
+            batch=batch,
+            input_size=input_size,
+        )
+        return build(net, options)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

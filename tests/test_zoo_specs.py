@@ -85,6 +85,10 @@ PARAMS = [
     # REF §2 resnet18/34/50/101/152.
     ("resnet18", 11_689_512, 9_620),
     ("resnet34", 21_797_672, 17_060),
+    # plain34 (He et al. 2016, Fig. 3 middle): resnet34 without shortcuts, by hand: REF §2's
+    # 21,797,672 minus the three projection convs (64·128 + 128·256 + 256·512 = 172,032 weights)
+    # and their BatchNorms' γ, β (2·(128 + 256 + 512) = 1,792); buffers 17,060 minus theirs (1,795).
+    ("plain34", 21_623_848, 15_265),
     ("resnet50", 25_557_032, 53_173),
     ("resnet101", 44_549_160, 105_448),
     ("resnet152", 60_192_808, 151_579),
@@ -134,6 +138,7 @@ OUTPUTS = [
     ("googlenet_torchvision", {"fc": (1, 1000)}),
     ("resnet18", {"fc": (1, 1000)}),
     ("resnet34", {"fc": (1, 1000)}),
+    ("plain34", {"fc": (1, 1000)}),
     ("resnet50", {"fc": (1, 1000)}),
     ("resnet101", {"fc": (1, 1000)}),
     ("resnet152", {"fc": (1, 1000)}),

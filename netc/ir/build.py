@@ -60,6 +60,7 @@ class _Builder:
         self.inputs: list[str] = []
         self.consumed: set[str] = set()
         self.names: dict[str, Span] = {}
+        self.producers: dict[str, list[tuple[int, str]]] = {}
 
     def run(self) -> Graph:
         header = validate(
@@ -74,9 +75,9 @@ class _Builder:
             self.options.phase = str(state["phase"])
         self._header_inputs(header)
         layers = [d for d in self.net.layers if self._included(d)]
-        producers_later = self._all_tops(layers)
+        self.producers = self._producers(layers)
         for index, decl in enumerate(layers):
-            self._layer(decl, producers_later[index])
+            self._layer(decl, index)
         self.report.raise_if_any()
         outputs = [
             t
@@ -184,18 +185,21 @@ class _Builder:
                 return False
         return True
 
-    def _all_tops(self, layers: list[LayerDecl]) -> list[dict[str, str]]:
-        """For each layer, the blobs produced after it (to tell a cycle from a typo)."""
-        later: list[dict[str, str]] = [{} for _ in layers]
-        seen: dict[str, str] = {}
-        for i in range(len(layers) - 1, -1, -1):
-            later[i] = dict(seen)
-            for top, _ in layers[i].tops:
-                seen[top] = layers[i].name
-        return later
+    @staticmethod
+    def _producers(layers: list[LayerDecl]) -> dict[str, list[tuple[int, str]]]:
+        """blob -> (index, layer name) of every layer writing it, in order (to tell a cycle,
+        a bottom produced only later, from a typo)."""
+        producers: dict[str, list[tuple[int, str]]] = {}
+        for index, decl in enumerate(layers):
+            for top, _ in decl.tops:
+                producers.setdefault(top, []).append((index, decl.name))
+        return producers
+
+    def _produced_after(self, blob: str, index: int) -> str | None:
+        return next((name for i, name in self.producers.get(blob, []) if i >= index), None)
 
     # ---- layers ------------------------------------------------------------------------
-    def _layer(self, decl: LayerDecl, produced_later: dict[str, str]) -> None:
+    def _layer(self, decl: LayerDecl, index: int) -> None:
         legacy = decl.kind == "layers"
         spec = CAFFE.message("V1LayerParameter" if legacy else "LayerParameter")
         errors_before = len(self.report.diagnostics)
@@ -220,7 +224,7 @@ class _Builder:
         params = (
             self._type_params(decl, layer_type, type_fields) if layer_type is not None else None
         )
-        inputs = self._bottoms(decl, produced_later)
+        inputs = self._bottoms(decl, index)
         if (
             layer_type is None
             or params is None
@@ -397,15 +401,15 @@ class _Builder:
             extensions=layer_type.extensions,
         )
 
-    def _bottoms(self, decl: LayerDecl, produced_later: dict[str, str]) -> list[str] | None:
+    def _bottoms(self, decl: LayerDecl, index: int) -> list[str] | None:
         inputs = []
         ok = True
         for blob, span in decl.bottoms:
             tensor = self.current.get(blob)
             if tensor is None:
                 ok = False
-                if blob in produced_later or any(t == blob for t, _ in decl.tops):
-                    producer = produced_later.get(blob, decl.name)
+                producer = self._produced_after(blob, index)
+                if producer is not None:
                     self.report.error(
                         f'layer "{decl.name}" reads "{blob}" before it is produced (by "{producer}")',
                         span,

@@ -110,8 +110,7 @@ def validate(
     fields: Sequence[PField] | None = None,
 ) -> Params:
     """Params for `message` (or just `fields`), reporting unknown, ill-typed and repeated fields."""
-    known: dict[str, Field] = {f.name: f for f in spec.fields}
-    known.update({f.name: f for f in extensions})
+    known, defaults, repeated = _tables(spec, tuple(extensions))
     values: dict[str, Any] = {}
     spans: dict[str, Span] = {}
     for f in fields if fields is not None else message.fields:
@@ -141,9 +140,25 @@ def validate(
             values.setdefault(f.name, []).append(converted)
         else:
             values[f.name] = converted
-    defaults = {f.name: f.default for f in (*spec.fields, *extensions) if f.default is not None}
-    repeated = {f.name for f in (*spec.fields, *extensions) if f.repeated}
     return Params(spec.name, values, defaults, repeated, spans)
+
+
+_TABLES: dict[tuple[int, tuple[Field, ...]], tuple[dict[str, Field], dict[str, Any], set[str]]] = {}
+
+
+def _tables(
+    spec: Message, extensions: tuple[Field, ...]
+) -> tuple[dict[str, Field], dict[str, Any], set[str]]:
+    """A message's fields by name, its defaults and its repeated fields (built once per message)."""
+    key = (id(spec), extensions)
+    if key not in _TABLES:
+        fields = (*spec.fields, *extensions)
+        _TABLES[key] = (
+            {f.name: f for f in fields},
+            {f.name: f.default for f in fields if f.default is not None},
+            {f.name for f in fields if f.repeated},
+        )
+    return _TABLES[key]
 
 
 _ERROR = object()
