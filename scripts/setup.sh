@@ -3,7 +3,8 @@
 # optional backends, and Graphviz's `dot`. Idempotent; a second run with nothing changed is fast.
 #
 # Environment:
-#   NETC_WITH_TORCH=1   also install PyTorch (the pinned CPU wheel below, before the project)
+#   NETC_WITH_TORCH=0   skip PyTorch (default 1: the pinned CPU wheel below, before the project;
+#                       the torch backend's tests need it)
 #   NETC_WITH_ONNX=1    also install onnx + onnxruntime
 #   PYTHON=python3      the interpreter used to create .venv
 #   CI=true             a missing `dot` is an error instead of a warning
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --- knobs (flip the defaults here when the backends become part of the default test run) ---
-NETC_WITH_TORCH="${NETC_WITH_TORCH:-0}"
+NETC_WITH_TORCH="${NETC_WITH_TORCH:-1}"
 NETC_WITH_ONNX="${NETC_WITH_ONNX:-0}"
 # A bare `pip install torch` may pull a multi-GB CUDA build; this pin resolves to a local CPU wheel.
 TORCH_PIN="torch==2.13.0"

@@ -413,6 +413,9 @@ def _register_subcommands() -> None:
     from netc.cli import render_cmd
 
     render_cmd.register(app)
+    from netc.cli import build_cmd
+
+    build_cmd.register(app)
 
 
 _register_subcommands()

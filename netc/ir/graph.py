@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from netc.diagnostics import Source, Span
 from netc.lang.expand import Frame
@@ -120,6 +121,13 @@ class Graph:
 
     def consumers(self, tensor_id: str) -> list[Node]:
         return [n for n in self.nodes if tensor_id in n.inputs]
+
+    def to_torch(self) -> Any:
+        """The network as a torch.nn.Module, built from the source `netc build --target torch`
+        writes (imports torch)."""
+        from netc.backends.torch import to_torch
+
+        return to_torch(self)
 
     def _repr_svg_(self) -> str | None:
         """Jupyter: the network drawn as SVG, or None without Graphviz (netc.render)."""

@@ -17,7 +17,10 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     canonical_axis,
+    py_float,
     register,
 )
 
@@ -40,7 +43,21 @@ class ReLU(Elementwise):
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
-        return _OUTPUT
+        # torch's relu keeps its result; leaky_relu (out of place) keeps its input
+        return _INPUT if float(ctx.params["negative_slope"] or 0) != 0 else _OUTPUT
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        slope = float(ctx.params["negative_slope"] or 0)
+        if slope:
+            return TorchModule(
+                "nn.LeakyReLU",
+                args=(("negative_slope", slope),),
+                kwargs=(("inplace", site.inplace),),
+                defaults=(("inplace", False),),
+            )
+        return TorchModule(
+            "nn.ReLU", kwargs=(("inplace", site.inplace),), defaults=(("inplace", False),)
+        )
 
 
 @register
@@ -66,6 +83,14 @@ class PReLU(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        shared = bool(ctx.params["channel_shared"])
+        return TorchModule(
+            "nn.PReLU",
+            kwargs=(("num_parameters", 1 if shared else site.inputs[0][1]),),
+            defaults=(("num_parameters", 1),),
+        )
+
 
 @register
 class Sigmoid(Elementwise):
@@ -79,6 +104,9 @@ class Sigmoid(Elementwise):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         return _OUTPUT
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return TorchModule("nn.Sigmoid")
 
 
 @register
@@ -94,6 +122,9 @@ class TanH(Elementwise):
     ) -> list[Saved]:
         return _OUTPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return TorchModule("nn.Tanh")
+
 
 @register
 class ELU(Elementwise):
@@ -105,7 +136,12 @@ class ELU(Elementwise):
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
-        return _OUTPUT
+        return _INPUT  # torch's elu (out of place) keeps its input, elu_ its result
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return TorchModule(
+            "nn.ELU", kwargs=(("alpha", float(ctx.params["alpha"])),), defaults=(("alpha", 1.0),)
+        )
 
 
 @register
@@ -121,6 +157,14 @@ class AbsVal(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        return f"torch.abs({args[0]})"
+
 
 @register
 class BNLL(Elementwise):
@@ -132,6 +176,14 @@ class BNLL(Elementwise):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         return _INPUT
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        return f"F.softplus({args[0]})"  # log(1 + exp(x))
 
 
 @register
@@ -147,6 +199,17 @@ class Power(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        p = ctx.params
+        base = _affine(args[0], float(p["scale"]), float(p["shift"]))
+        power = float(p["power"])
+        return base if power == 1 else f"torch.pow({base}, {py_float(power)})"
+
 
 @register
 class Exp(Elementwise):
@@ -161,6 +224,19 @@ class Exp(Elementwise):
     ) -> list[Saved]:
         return _OUTPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        p = ctx.params
+        exponent = _affine(args[0], float(p["scale"]), float(p["shift"]))
+        base = float(p["base"])
+        if base == -1:
+            return f"torch.exp({exponent})"
+        return f"torch.exp({exponent} * {py_float(math.log(base))})"  # base ** y
+
 
 @register
 class Log(Elementwise):
@@ -174,6 +250,17 @@ class Log(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        p = ctx.params
+        value = f"torch.log({_affine(args[0], float(p['scale']), float(p['shift']))})"
+        base = float(p["base"])
+        return value if base == -1 else f"{value} * {py_float(1 / math.log(base))}"
+
 
 @register
 class Threshold(Elementwise):
@@ -182,6 +269,15 @@ class Threshold(Elementwise):
     message = "threshold_param"
     stem = "threshold"
     flops_per_element = 1  # compare
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        threshold = py_float(float(ctx.params["threshold"]))
+        return f"({args[0]} > {threshold}).to({args[0]}.dtype)"
 
 
 @register
@@ -196,6 +292,15 @@ class Clip(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        low, high = (py_float(float(ctx.params[n])) for n in ("min", "max"))
+        return f"torch.clamp({args[0]}, {low}, {high})"
+
 
 @register
 class Swish(Elementwise):
@@ -209,6 +314,17 @@ class Swish(Elementwise):
     ) -> list[Saved]:
         return _INPUT
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return TorchModule("nn.SiLU") if float(ctx.params["beta"]) == 1 else None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        if module is not None:
+            return f"{module}({args[0]})"
+        beta = py_float(float(ctx.params["beta"]))
+        return f"{args[0]} * torch.sigmoid({beta} * {args[0]})"
+
 
 @register
 class Dropout(Elementwise):
@@ -217,7 +333,8 @@ class Dropout(Elementwise):
     message = "dropout_param"
     family = "dropout"
     stem = "drop"
-    overwrites_input = True  # torch.nn.Dropout(inplace=True)
+    # torch's in-place dropout after an in-place ReLU would overwrite what the ReLU saved for
+    # backward (autograd refuses), so like torchvision a dropout writes new memory
 
     def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
         # the identity at inference; in training a mask test and a scaled multiply per element
@@ -227,6 +344,16 @@ class Dropout(Elementwise):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         return [Saved("extra", 0, math.prod(outputs[0]), 1)]  # the mask, one byte an element
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return TorchModule(
+            "nn.Dropout",
+            kwargs=(("p", float(ctx.params["dropout_ratio"])), ("inplace", site.inplace)),
+            defaults=(("inplace", False),),
+        )
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True  # the identity in eval mode
 
 
 @register
@@ -245,3 +372,13 @@ class Softmax(Elementwise):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         return _OUTPUT
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        axis = canonical_axis(int(ctx.params["axis"]), len(site.inputs[0]))
+        return TorchModule("nn.Softmax", kwargs=(("dim", axis),))
+
+
+def _affine(arg: str, scale: float, shift: float) -> str:
+    """`shift + scale · x` as source, leaving out a unit scale and a zero shift."""
+    term = arg if scale == 1 else f"{py_float(scale)} * {arg}"
+    return term if shift == 0 else f"({term} + {py_float(shift)})"

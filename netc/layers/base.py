@@ -128,6 +128,45 @@ class Window:
 
 COUNTING = ("netc", "torch", "netscope")
 
+#: Literal values a generated torch constructor may take.
+TorchValue = int | float | bool | str | None | tuple["TorchValue", ...]
+
+
+@dataclass(frozen=True)
+class TorchModule:
+    """The torch module a layer becomes: `ctor(*args, **kwargs)` with literal values.
+
+    `args` and `kwargs` are (name, value) pairs; the generator writes `args` positionally and
+    leaves out keyword arguments whose value equals the one in `defaults`. `ctor` is a torch
+    name (`nn.Conv2d`) or a helper class the layer defines in `torch_definitions`."""
+
+    ctor: str
+    args: tuple[tuple[str, TorchValue], ...] = ()
+    kwargs: tuple[tuple[str, TorchValue], ...] = ()
+    defaults: tuple[tuple[str, TorchValue], ...] = ()
+
+
+@dataclass(frozen=True)
+class TorchSite:
+    """What a layer's torch rules see beyond its parameters: shapes, and the generator's
+    decisions about memory (whether the layer may overwrite its first input) and fusion (the
+    parameters of a following layer it absorbs, e.g. the Scale after a BatchNorm)."""
+
+    inputs: tuple[Shape, ...]
+    outputs: tuple[Shape, ...]
+    inplace: bool = False
+    absorbed: LayerContext | None = None
+
+
+class BackendError(Exception):
+    """A layer has no faithful form in a backend; `field` names the parameter responsible."""
+
+    def __init__(self, message: str, hint: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.field = field
+
 
 class LayerType:
     """Base class: subclasses set the class attributes and override the rules."""
@@ -182,6 +221,65 @@ class LayerType:
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         """The window over each spatial axis of the first input; None for point-wise layers."""
         return None
+
+    # ---- PyTorch (netc/backends/torch drives these) ----------------------------------------
+    # A layer becomes a module (`torch_module`) called in `forward`, or a functional
+    # expression (`torch_forward` without a module). Expressions name their arguments by the
+    # strings they are given and may use `torch`, `nn`, `F` and the layer's own definitions.
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        """The module holding the layer's parameters or state; None for a functional layer."""
+        raise BackendError(f"{self.type} has no PyTorch form")
+
+    def torch_input(self, ctx: LayerContext, site: TorchSite, arg: str) -> str:
+        """The expression passed to the module for its (single) input, e.g. a flatten."""
+        return arg
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        """The expression computing the layer's output (a tuple for several tops)."""
+        if module is None:
+            raise BackendError(f"{self.type} has no PyTorch form")
+        return f"{module}({self.torch_input(ctx, site, args[0])})"
+
+    def torch_update(self, ctx: LayerContext, site: TorchSite, args: Sequence[str]) -> str | None:
+        """A statement computing the output into `args[0]`'s memory (`a += b`), used when the
+        generator finds that input dead and unsaved; None when the layer has no such form."""
+        return None
+
+    def torch_alias(self, ctx: LayerContext) -> bool:
+        """Whether every top is the bottom itself in torch (Split): no code, shared memory."""
+        return False
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        """Whether the output may share the input's memory (views, reshapes, identity in eval)."""
+        return False
+
+    def torch_absorbs(
+        self,
+        ctx: LayerContext,
+        site: TorchSite,
+        other: LayerType,
+        other_ctx: LayerContext,
+        other_site: TorchSite,
+    ) -> bool:
+        """Whether this layer's module also computes `other`, its output's only consumer
+        (Caffe's BatchNorm followed by Scale is one torch BatchNorm2d(affine=True)); the
+        absorbed layer's blobs keep their names inside this layer's module."""
+        return False
+
+    def torch_state_names(self, ctx: LayerContext, site: TorchSite) -> dict[str, str | None]:
+        """Blob names that differ in torch's state_dict (None: torch has no such entry)."""
+        return {}
+
+    def torch_eval_always(self, ctx: LayerContext) -> bool:
+        """Whether the module must stay in eval mode in training (Caffe's use_global_stats)."""
+        return False
+
+    def torch_definitions(self) -> dict[str, str]:
+        """Source of the helper classes this layer's modules and expressions may use, by name."""
+        return {}
 
     def __repr__(self) -> str:
         return f"<layer type {self.type}>"
@@ -294,6 +392,29 @@ def canonical_axis(axis: int, ndim: int, what: str = "axis") -> int:
             field=what,
         )
     return axis % ndim
+
+
+def written_lr_mult(ctx: LayerContext, index: int = 0) -> float | None:
+    """A blob's lr_mult as the layer itself writes it (`param { lr_mult }`, V1 `blobs_lr`,
+    `frozen: true`); None when unwritten. Freezing by `freeze`/`tune` statements is not seen."""
+    layer = ctx.layer
+    if layer.message is None:
+        return None
+    if layer["frozen"]:
+        return 0.0
+    if layer.message == "V1LayerParameter":
+        rates = layer["blobs_lr"]
+        return float(rates[index]) if index < len(rates) else None
+    specs = layer["param"]
+    if index < len(specs) and specs[index].has("lr_mult"):
+        return float(specs[index]["lr_mult"])
+    return None
+
+
+def py_float(value: float) -> str:
+    """A float as Python source (`0.5`, `float("inf")`) for generated expressions."""
+    value = float(value)
+    return repr(value) if math.isfinite(value) else f'float("{value}")'
 
 
 def fmt_shape(shape: Sequence[int]) -> str:

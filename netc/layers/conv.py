@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    BackendError,
     BlobSpec,
     Cost,
     LayerContext,
@@ -13,12 +14,19 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     Window,
     canonical_axis,
     fmt_shape,
     register,
     spatial,
 )
+
+
+def _collapse(values: list[int]) -> int | tuple[int, ...]:
+    """One value for every spatial axis when they agree (torch's `kernel_size=3`), else a tuple."""
+    return values[0] if len(set(values)) == 1 else tuple(values)
 
 
 class _ConvBase(LayerType):
@@ -87,6 +95,36 @@ class _ConvBase(LayerType):
         return [
             Window(k, s, p, d) for k, s, p, d in zip(kernel, stride, pad, dilation, strict=True)
         ]
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        shape = site.inputs[0]
+        axis, num_output, kernel, pad, stride, dilation = self.geometry(ctx, shape)
+        if axis != 1:
+            raise BackendError(
+                f"torch convolutions take the channels on axis 1, not {axis}", field="axis"
+            )
+        if len(kernel) > 3:
+            raise BackendError(f"torch has no {len(kernel)}-D convolution")
+        kind = "ConvTranspose" if self.type == "Deconvolution" else "Conv"
+        return TorchModule(
+            f"nn.{kind}{len(kernel)}d",
+            args=(("in_channels", shape[1]), ("out_channels", num_output)),
+            kwargs=(
+                ("kernel_size", _collapse(kernel)),
+                ("stride", _collapse(stride)),
+                ("padding", _collapse(pad)),
+                ("dilation", _collapse(dilation)),
+                ("groups", int(ctx.params["group"])),
+                ("bias", bool(ctx.params["bias_term"])),
+            ),
+            defaults=(
+                ("stride", 1),
+                ("padding", 0),
+                ("dilation", 1),
+                ("groups", 1),
+                ("bias", True),
+            ),
+        )
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         axis, num_output, kernel, *_ = self.geometry(ctx, inputs[0])

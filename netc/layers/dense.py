@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    BackendError,
     BlobSpec,
     Cost,
     LayerContext,
@@ -13,9 +14,12 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     Window,
     canonical_axis,
     register,
+    written_lr_mult,
 )
 
 
@@ -51,7 +55,8 @@ class InnerProduct(LayerType):
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
-        return [Saved("input")]
+        # torch's addmm keeps its input only for the weight's gradient: none for a frozen weight
+        return [] if written_lr_mult(ctx) == 0 else [Saved("input")]
 
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         # a fully-connected layer sees its whole input: a window as large as each spatial axis
@@ -64,3 +69,23 @@ class InnerProduct(LayerType):
         if ctx.params["bias_term"]:
             out.append(BlobSpec("bias", (num_output,)))
         return out
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        _, fan_in, num_output = self._dims(ctx, site.inputs[0])
+        if ctx.params["transpose"]:
+            raise BackendError(
+                "a transposed InnerProduct weight has no nn.Linear form",
+                hint="drop `transpose` (and transpose the weights when loading them)",
+                field="transpose",
+            )
+        return TorchModule(
+            "nn.Linear",
+            args=(("in_features", fan_in), ("out_features", num_output)),
+            kwargs=(("bias", bool(ctx.params["bias_term"])),),
+            defaults=(("bias", True),),
+        )
+
+    def torch_input(self, ctx: LayerContext, site: TorchSite, arg: str) -> str:
+        # Caffe flattens every axis from `axis` on (C-order, as torch.flatten)
+        axis, _, _ = self._dims(ctx, site.inputs[0])
+        return arg if axis == len(site.inputs[0]) - 1 else f"torch.flatten({arg}, {axis})"

@@ -12,6 +12,8 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     canonical_axis,
     fmt_shape,
     register,
@@ -59,6 +61,19 @@ class Concat(LayerType):
             total += shape[axis]
         return [(*first[:axis], total, *first[axis + 1 :])]
 
+    def _axis(self, ctx: LayerContext, ndim: int) -> int:
+        p = ctx.params
+        raw = int(p["concat_dim"]) if p.has("concat_dim") and not p.has("axis") else int(p["axis"])
+        return canonical_axis(raw, ndim)
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        return f"torch.cat([{', '.join(args)}], {self._axis(ctx, len(site.inputs[0]))})"
+
 
 @register
 class Eltwise(LayerType):
@@ -104,3 +119,34 @@ class Eltwise(LayerType):
         if ctx.params["operation"] == "SUM":
             return []
         return [Saved("input", i) for i in range(len(inputs))]  # products and maxima keep both
+
+    # torch: inline arithmetic; a sum of two may add into its first input (`out += identity`)
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        operation = str(ctx.params["operation"])
+        if operation == "PROD":
+            return " * ".join(args)
+        if operation == "MAX":
+            expr = args[0]
+            for arg in args[1:]:
+                expr = f"torch.maximum({expr}, {arg})"
+            return expr
+        coeff = [float(c) for c in ctx.params["coeff"]] or [1.0] * len(args)
+        expr = ""
+        for c, arg in zip(coeff, args, strict=True):
+            term = arg if abs(c) == 1 else f"{abs(c)!r} * {arg}"
+            if not expr:
+                expr = f"-{term}" if c < 0 else term
+            else:
+                expr += f" - {term}" if c < 0 else f" + {term}"
+        return expr
+
+    def torch_update(self, ctx: LayerContext, site: TorchSite, args: Sequence[str]) -> str | None:
+        coeff = [float(c) for c in ctx.params["coeff"]]
+        if str(ctx.params["operation"]) != "SUM" or len(args) != 2 or any(c != 1 for c in coeff):
+            return None
+        return f"{args[0]} += {args[1]}"

@@ -6,13 +6,19 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    BackendError,
     BlobSpec,
     Cost,
     Elementwise,
     LayerContext,
+    LayerType,
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
+    Window,
+    canonical_axis,
     fmt_shape,
     register,
 )
@@ -54,13 +60,47 @@ class LRN(Elementwise):
             return Cost(macs, macs)
         return super().cost_as(counting, ctx, inputs, outputs)
 
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        if ctx.params["norm_region"] != "WITHIN_CHANNEL":
+            return None  # across channels: point-wise in space
+        size = int(ctx.params["local_size"])
+        return [Window(size, 1, (size - 1) // 2) for _ in inputs[0][2:]]
+
     def extra_params_as(self, counting: str, ctx: LayerContext) -> int:
         return 2 if counting == "netscope" else 0  # Netscope lists alpha and beta as parameters
 
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
-        return [Saved("input"), Saved("output")]
+        # torch computes LRN from elementary ops and keeps their operands, not the output:
+        # across channels (nn.LocalResponseNorm) the input, the squares padded by size - 1
+        # channels (avg_pool3d's input), the base before **beta and the denominator; within a
+        # channel (LRNWithinChannel) the input, the squares, the base and the factor.
+        n, c, *spatial = inputs[0]
+        size = int(ctx.params["local_size"])
+        elements = math.prod(inputs[0])
+        if ctx.params["norm_region"] == "WITHIN_CHANNEL":
+            return [Saved("input"), Saved("extra", 0, 3 * elements)]
+        padded = n * (c + size - 1) * math.prod(spatial)
+        return [Saved("input"), Saved("extra", 0, padded + 2 * elements)]
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        p = ctx.params
+        if p["norm_region"] == "WITHIN_CHANNEL":
+            return TorchModule(
+                "LRNWithinChannel",
+                args=(("size", int(p["local_size"])),),
+                kwargs=(("alpha", float(p["alpha"])), ("beta", float(p["beta"]))),
+            )
+        # torch: x / (k + alpha/n · Σ x²)^beta over n channels centred on each: Caffe's formula
+        return TorchModule(
+            "nn.LocalResponseNorm",
+            args=(("size", int(p["local_size"])),),
+            kwargs=(("alpha", float(p["alpha"])), ("beta", float(p["beta"])), ("k", float(p["k"]))),
+        )
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"LRNWithinChannel": _LRN_WITHIN}
 
 
 @register
@@ -94,11 +134,62 @@ class BatchNorm(Elementwise):
             per_element += 4
         return Cost(0, per_element * math.prod(outputs[0]))
 
+    def cost_as(
+        self, counting: str, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
+    ) -> Cost:
+        if counting == "netscope" and ctx.params["affine"]:  # the Scale half: one MAC an element
+            return Cost(math.prod(outputs[0]), math.prod(outputs[0]))
+        return super().cost_as(counting, ctx, inputs, outputs)
+
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         channels = inputs[0][1] if len(inputs[0]) > 1 else 1
         return [Saved("input"), Saved("extra", 0, 2 * channels, 4)]  # + batch mean and 1/std
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        shape = site.inputs[0]
+        if not 2 <= len(shape) <= 5:
+            raise BackendError(f"torch has no BatchNorm for a {len(shape)}-D input")
+        p = ctx.params
+        kwargs: list[tuple[str, float | bool]] = [("eps", float(p["eps"]))]
+        if p.has("moving_average_fraction"):  # else torch's 0.1 (Caffe's running sums differ)
+            kwargs.append(("momentum", float(f"{1 - float(p['moving_average_fraction']):.12g}")))
+        kwargs.append(("affine", bool(p["affine"]) or site.absorbed is not None))
+        dims = {2: 1, 3: 1, 4: 2, 5: 3}[len(shape)]
+        return TorchModule(
+            f"nn.BatchNorm{dims}d",
+            args=(("num_features", shape[1]),),
+            kwargs=tuple(kwargs),
+            defaults=(("eps", 1e-5), ("momentum", 0.1), ("affine", True)),
+        )
+
+    def torch_absorbs(
+        self,
+        ctx: LayerContext,
+        site: TorchSite,
+        other: LayerType,
+        other_ctx: LayerContext,
+        other_site: TorchSite,
+    ) -> bool:
+        # Caffe's BatchNorm + Scale(bias_term) over the channels: torch's affine BatchNorm
+        if ctx.params["affine"] or other.type != "Scale" or len(other_site.inputs) != 1:
+            return False
+        q = other_ctx.params
+        shape = other_site.inputs[0]
+        return (
+            len(shape) >= 2
+            and canonical_axis(int(q["axis"]), len(shape)) == 1
+            and int(q["num_axes"]) == 1
+            and bool(q["bias_term"])
+        )
+
+    def torch_state_names(self, ctx: LayerContext, site: TorchSite) -> dict[str, str | None]:
+        return {"moving_average_factor": "num_batches_tracked"}
+
+    def torch_eval_always(self, ctx: LayerContext) -> bool:
+        # use_global_stats: true normalises with the running statistics in training too
+        return ctx.params["use_global_stats"] is True
 
 
 @register
@@ -117,3 +208,54 @@ class MVN(Elementwise):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         return [Saved("input")]
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        ndim = len(site.inputs[0])
+        first = 1 if ctx.params["across_channels"] else 2
+        if ndim <= first:
+            raise BackendError(f"MVN of a {ndim}-D input has no axes to normalise over")
+        return TorchModule(
+            "MVN",
+            args=(("dims", tuple(range(first, ndim))),),
+            kwargs=(
+                ("normalize_variance", bool(ctx.params["normalize_variance"])),
+                ("eps", float(ctx.params["eps"])),
+            ),
+        )
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"MVN": _MVN}
+
+
+_LRN_WITHIN = '''
+class LRNWithinChannel(nn.Module):
+    """Caffe's LRN over a size×size spatial window: x / (1 + alpha/size² · Σ x²)^beta."""
+
+    def __init__(self, size: int, alpha: float, beta: float) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+
+    def forward(self, x: Tensor) -> Tensor:
+        pad = (self.size - 1) // 2
+        mean = F.avg_pool2d(x * x, self.size, 1, pad, count_include_pad=True)
+        return x * (1 + self.alpha * mean).pow(-self.beta)
+'''
+
+_MVN = '''
+class MVN(nn.Module):
+    """Caffe's MVN: subtract the mean over `dims`, optionally divide by the deviation + eps."""
+
+    def __init__(self, dims: tuple[int, ...], normalize_variance: bool, eps: float) -> None:
+        super().__init__()
+        self.dims = list(dims)
+        self.normalize_variance = normalize_variance
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x - x.mean(self.dims, keepdim=True)
+        if self.normalize_variance:
+            out = out / (out.pow(2).mean(self.dims, keepdim=True).sqrt() + self.eps)
+        return out
+'''

@@ -6,12 +6,16 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    BackendError,
     Cost,
     LayerContext,
     LayerType,
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
+    TorchValue,
     Window,
     fmt_shape,
     register,
@@ -94,8 +98,122 @@ class Pooling(LayerType):
     ) -> list[Saved]:
         if ctx.params["pool"] == "MAX":  # the input and the argmax indices (int64)
             return [Saved("input"), Saved("extra", 0, math.prod(outputs[0]), 8)]
+        if ctx.params["global_pooling"]:
+            return []  # torch's AdaptiveAvgPool2d(1) is a mean: it keeps only the sizes
         return [Saved("input")]
 
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         kernel, pad, stride = self.window(ctx, inputs[0])
         return [Window(k, s, p) for k, s, p in zip(kernel, stride, pad, strict=True)]
+
+    # ---- torch -----------------------------------------------------------------------------
+    # torch's pooling matches Caffe's when the output sizes agree: both round up over the padded
+    # input and divide an average by the window clipped to the padded input. They differ when
+    # torch drops a last window Caffe keeps (Caffe clips only when padded; stride > kernel), or
+    # when pad exceeds half the kernel (torch refuses it): then CaffePool2d pads explicitly.
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        p = ctx.params
+        mode = str(p["pool"])
+        if mode not in ("MAX", "AVE"):
+            raise BackendError(f"torch has no {mode} pooling", field="pool")
+        if len(site.outputs) > 1:
+            raise BackendError(
+                "the argmax top of MAX pooling has no torch form",
+                hint="drop the second top (torch returns int64 indices, Caffe a float mask)",
+            )
+        if p["global_pooling"]:
+            return TorchModule(
+                "nn.AdaptiveMaxPool2d" if mode == "MAX" else "nn.AdaptiveAvgPool2d",
+                args=(("output_size", 1),),
+            )
+        kernel, pad, stride = self.window(ctx, site.inputs[0])
+        ceil = p["round_mode"] != "FLOOR"
+        torch_sizes = [
+            _torch_pooled(size, k, pd, s, ceil)
+            for size, k, pd, s in zip(site.inputs[0][2:], kernel, pad, stride, strict=True)
+        ]
+        native = list(site.outputs[0][2:]) == torch_sizes and all(
+            2 * pd <= k for pd, k in zip(pad, kernel, strict=True)
+        )
+        if not native:
+            return TorchModule(
+                "CaffePool2d",
+                args=(("mode", mode),),
+                kwargs=(
+                    ("kernel_size", tuple(kernel)),
+                    ("stride", tuple(stride)),
+                    ("padding", tuple(pad)),
+                    ("ceil_mode", ceil),
+                ),
+            )
+        kwargs: list[tuple[str, TorchValue]] = [
+            ("kernel_size", _collapse(kernel)),
+            ("stride", _collapse(stride)),
+            ("padding", _collapse(pad)),
+            ("ceil_mode", ceil),
+        ]
+        return TorchModule(
+            "nn.MaxPool2d" if mode == "MAX" else "nn.AvgPool2d",
+            kwargs=tuple(kwargs),
+            defaults=(("padding", 0), ("ceil_mode", False)),
+        )
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"CaffePool2d": _CAFFE_POOL}
+
+
+def _collapse(values: list[int]) -> int | tuple[int, ...]:
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def _torch_pooled(size: int, k: int, p: int, s: int, ceil: bool) -> int:
+    """torch's pooled size (aten's pooling_output_shape): it drops a last window that starts
+    in the right padding, padded or not."""
+    out = (size + 2 * p - k + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+_CAFFE_POOL = '''
+class CaffePool2d(nn.Module):
+    """Caffe's pooling where torch's would differ: the padded input is extended on the right
+    until the last window Caffe keeps fits; an average divides by the window's part inside the
+    padded input, as Caffe does."""
+
+    def __init__(
+        self,
+        mode: str,
+        kernel_size: tuple[int, int],
+        stride: tuple[int, int],
+        padding: tuple[int, int],
+        ceil_mode: bool,
+    ) -> None:
+        super().__init__()
+        self.mode = mode
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+
+    def extra(self, size: int, k: int, s: int, p: int, clip: bool) -> int:
+        span = size + 2 * p - k
+        out = (span + s - 1) // s + 1 if self.ceil_mode else span // s + 1
+        if clip and (out - 1) * s >= size + p:
+            out -= 1
+        return max(0, (out - 1) * s + k - size - 2 * p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        h, w = x.shape[-2], x.shape[-1]
+        eh = self.extra(h, kh, sh, ph, ph > 0 or pw > 0)
+        ew = self.extra(w, kw, sw, pw, ph > 0 or pw > 0)
+        if self.mode == "MAX":  # a window with no input value gives Caffe's -FLT_MAX
+            x = F.pad(x, [pw, pw + ew, ph, ph + eh], value=torch.finfo(x.dtype).min)
+            return F.max_pool2d(x, [kh, kw], [sh, sw])
+        total = F.avg_pool2d(F.pad(x, [pw, pw + ew, ph, ph + eh]), [kh, kw], [sh, sw], divisor_override=1)
+        inside = F.pad(x.new_ones([1, 1, h + 2 * ph, w + 2 * pw]), [0, ew, 0, eh])
+        count = F.avg_pool2d(inside, [kh, kw], [sh, sw], divisor_override=1)
+        return total / count.clamp(min=1)
+'''

@@ -11,6 +11,8 @@ from netc.layers.base import (
     LayerType,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     Window,
     canonical_axis,
     fmt_shape,
@@ -38,6 +40,22 @@ class Flatten(LayerType):
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         return [Window(size) for size in inputs[0][2:]]  # the vector stands for the whole map
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        ndim = len(site.inputs[0])
+        start = canonical_axis(int(ctx.params["axis"]), ndim)
+        end = canonical_axis(int(ctx.params["end_axis"]), ndim, "end_axis")
+        if end == ndim - 1:
+            return f"torch.flatten({args[0]}, {start})"
+        return f"torch.flatten({args[0]}, {start}, {end})"
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True
+
 
 @register
 class Reshape(LayerType):
@@ -46,6 +64,12 @@ class Reshape(LayerType):
     family = "reshape"
     stem = "reshape"
     flops_per_element = 0  # data movement only
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        out = self.shapes(ctx, inputs, 1)[0]
+        if tuple(out[2:]) == tuple(inputs[0][2:]):
+            return None  # the spatial axes survive: position by position
+        return [Window(size) for size in inputs[0][2:]]  # mixed: each element may see the whole map
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = tuple(inputs[0])
@@ -99,6 +123,29 @@ class Reshape(LayerType):
             )
         return [(*shape[:start], *out, *shape[end:])]
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        # Caffe's dims: 0 copies the input axis at that position, -1 is inferred (as in torch);
+        # axes outside [axis, axis + num_axes) are kept
+        x, ndim = args[0], len(site.inputs[0])
+        p = ctx.params
+        target = p["shape"]
+        dims = [int(d) for d in (target["dim"] if target is not None else [])]
+        axis, num_axes = int(p["axis"]), int(p["num_axes"])
+        start = axis if axis >= 0 else ndim + axis + 1
+        end = ndim if num_axes == -1 else start + num_axes
+        terms = [f"{x}.shape[{i}]" for i in range(start)]
+        terms += [f"{x}.shape[{start + i}]" if d == 0 else str(d) for i, d in enumerate(dims)]
+        terms += [f"{x}.shape[{i}]" for i in range(end, ndim)]
+        return f"{x}.reshape({', '.join(terms)})" if terms else f"{x}.reshape([])"
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True
+
 
 @register
 class Slice(LayerType):
@@ -149,6 +196,22 @@ class Slice(LayerType):
             sizes = [size // n_tops] * n_tops
         return [(*shape[:axis], s, *shape[axis + 1 :]) for s in sizes]
 
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        p = ctx.params
+        raw = int(p["slice_dim"]) if p.has("slice_dim") and not p.has("axis") else int(p["axis"])
+        axis = canonical_axis(raw, len(site.inputs[0]))
+        sizes = ", ".join(str(o[axis]) for o in site.outputs)
+        split = f"torch.split({args[0]}, [{sizes}], {axis})"
+        return split if len(site.outputs) > 1 else f"{split}[0]"
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True
+
 
 @register
 class Split(LayerType):
@@ -161,3 +224,12 @@ class Split(LayerType):
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         return [tuple(inputs[0]) for _ in range(n_tops)]
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        return None
+
+    def torch_alias(self, ctx: LayerContext) -> bool:
+        return True  # every top is the bottom itself, as Caffe shares the data
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True

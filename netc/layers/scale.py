@@ -13,10 +13,23 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
+    TorchSite,
     canonical_axis,
     fmt_shape,
     register,
 )
+
+
+def _trailing(ctx: LayerContext, site: TorchSite) -> tuple[Shape, int]:
+    """The operand's shape and how many axes of the input follow it (broadcast as size 1)."""
+    axis, operand = _operand_shape(ctx, site.inputs)
+    return operand, len(site.inputs[0]) - axis - len(operand)
+
+
+def _broadcast(arg: str, trailing: int) -> str:
+    """A second bottom spanning axes from `axis`, with size-1 axes after it: gate[..., None, None]."""
+    return f"{arg}[..., {', '.join(['None'] * trailing)}]" if trailing else arg
 
 
 def _operand_shape(ctx: LayerContext, inputs: Sequence[Shape]) -> tuple[int, Shape]:
@@ -84,6 +97,35 @@ class Scale(LayerType):
         # x · w keeps x (for w's gradient); with a second bottom both factors
         return [Saved("input", i) for i in range(len(inputs))]
 
+    # torch: a learned factor is the helper module Scale (weight, bias); a second bottom is a
+    # broadcast product, with a learned bias in the helper module Bias.
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        operand, trailing = _trailing(ctx, site)
+        bias = bool(ctx.params["bias_term"])
+        if len(site.inputs) > 1:
+            if not bias:
+                return None
+            return TorchModule("Bias", args=(("shape", operand),), kwargs=(("trailing", trailing),))
+        return TorchModule(
+            "Scale",
+            args=(("shape", operand),),
+            kwargs=(("trailing", trailing), ("bias", bias)),
+            defaults=(("trailing", 0), ("bias", False)),
+        )
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        if len(args) == 1:
+            assert module is not None
+            return f"{module}({args[0]})"
+        _, trailing = _trailing(ctx, site)
+        product = f"{args[0]} * {_broadcast(args[1], trailing)}"
+        return f"{module}({product})" if module else product
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"Scale": _SCALE, "Bias": _BIAS}
+
 
 @register
 class Bias(LayerType):
@@ -103,3 +145,58 @@ class Bias(LayerType):
         return [] if len(inputs) > 1 else [BlobSpec("bias", operand)]
 
     flops_per_element = 1  # one add
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        if len(site.inputs) > 1:
+            return None
+        operand, trailing = _trailing(ctx, site)
+        return TorchModule(
+            "Bias",
+            args=(("shape", operand),),
+            kwargs=(("trailing", trailing),),
+            defaults=(("trailing", 0),),
+        )
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        if module is not None:
+            return f"{module}({args[0]})"
+        _, trailing = _trailing(ctx, site)
+        return f"{args[0]} + {_broadcast(args[1], trailing)}"
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"Bias": _BIAS}
+
+
+_SCALE = '''
+class Scale(nn.Module):
+    """Caffe's Scale: x times a learned factor spanning `shape` from Caffe's `axis` (plus a
+    learned bias); `trailing` input axes after it broadcast."""
+
+    def __init__(self, shape: tuple[int, ...], trailing: int = 0, bias: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape)) if bias else None
+        self.view = list(shape) + [1] * trailing
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = x * self.weight.view(self.view)
+        if self.bias is not None:
+            out = out + self.bias.view(self.view)
+        return out
+'''
+
+_BIAS = '''
+class Bias(nn.Module):
+    """Caffe's Bias: x plus a learned bias spanning `shape` from Caffe's `axis` (one per channel,
+    or one per position); `trailing` input axes after it broadcast."""
+
+    def __init__(self, shape: tuple[int, ...], trailing: int = 0) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+        self.view = list(shape) + [1] * trailing
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.bias.view(self.view)
+'''

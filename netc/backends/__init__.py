@@ -1,0 +1,1 @@
+"""Code generators over the IR (each imports its framework lazily, inside functions)."""
