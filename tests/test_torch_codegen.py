@@ -343,16 +343,12 @@ def test_build_to_stdout_and_file(tmp_path: Path) -> None:
     out = tmp_path / "model.py"
     result = netc_cli("build", str(spec), "-o", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert out.read_text(encoding="utf-8") == result_stdout_equivalent(spec)
+    assert out.read_text(encoding="utf-8") == source_of(spec)
     assert [p.name for p in tmp_path.iterdir()] == ["model.py"]  # no temporary left
     # a file netc generated is replaced without --force
     result = netc_cli("build", str(REPO / "specs/resnet34.net"), "-o", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "class Resnet34" in out.read_text(encoding="utf-8")
-
-
-def result_stdout_equivalent(spec: Path) -> str:
-    return source_of(spec)
 
 
 def test_build_refuses_to_overwrite_a_foreign_file(tmp_path: Path) -> None:
@@ -397,3 +393,48 @@ def test_build_does_not_import_torch(tmp_path: Path) -> None:
     result = netc_cli("build", str(REPO / "specs/resnet50.net"), cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "class Bottleneck" in result.stdout
+
+
+def test_docs_show_the_current_resnet50() -> None:
+    """docs/torch.md quotes `netc build specs/resnet50.net --target torch` verbatim."""
+    doc = (REPO / "docs/torch.md").read_text(encoding="utf-8")
+    marker = "`netc build specs/resnet50.net --target torch` (120 lines):\n\n```python\n"
+    assert marker in doc
+    quoted = doc.split(marker, 1)[1].split("\n```\n", 1)[0] + "\n"
+    assert quoted == generate(netc.load(REPO / "specs/resnet50.net"), "specs/resnet50.net").source
+    assert len(quoted.splitlines()) == 120
+
+
+VARIANTS = """input: "data" input_shape { dim: 1 dim: 2 dim: 5 dim: 5 }
+define blk(a: bool, k: int = 1) {
+  layer { name: "conv" type: "Convolution" num_output: 2 kernel_size: k pad: k // 2 }
+  if a { layer { name: "abs" type: "AbsVal" } }
+  layer { name: "relu" type: "ReLU" bottom: a ? "abs" : "conv" }
+}
+define odd(s: bool) {
+  if s { layer { name: "x" type: "Sigmoid" } } else { layer { name: "x" type: "TanH" } }
+}
+blk "b1" { a: true }
+blk "b2" { a: false k: 3 }
+blk "b3" { a: true k: 3 }
+odd "o1" { s: true }
+odd "o2" { s: false }
+"""
+
+
+def test_template_variants() -> None:
+    """Instances that differ by an optional layer share a class (a flag); instances whose
+    layers differ in type get a class each."""
+    graph = netc.load(VARIANTS)
+    source = generate(graph).source
+    found = classes(source)
+    assert set(found) == {"Blk", "Odd", "Odd_2", "Net"}
+    blk = ast.unparse(found["Blk"])
+    assert "def __init__(self, kernel_size: int, padding: int, with_abs: bool)" in blk
+    assert "if self.with_abs:" in blk
+    model = graph.to_torch()
+    x = torch.randn(1, 2, 5, 5)
+    h = model.b1.conv(x).abs().relu()
+    h = model.b2.conv(h).relu()
+    h = model.b3.conv(h).abs().relu()
+    assert torch.allclose(model(x), torch.tanh(torch.sigmoid(h)))

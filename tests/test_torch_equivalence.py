@@ -42,12 +42,6 @@ ZOO = Path(os.environ.get("NETC_ZOO", REPO.parent / "shared" / "zoo"))
 PROTOTXTS = sorted(ZOO.rglob("*.prototxt")) if ZOO.is_dir() else []
 NETWORKS = [*SPECS, *PROTOTXTS]
 
-# Caffe's BatchNorm + Scale pairs are one torch BatchNorm2d(affine=True), which keeps only its
-# input; the analyzer (netc/analysis/core.py) still counts the BatchNorm output that a separate
-# Scale would keep. Its `saved_storages` must skip what a layer's producer absorbs
-# (`LayerType.torch_absorbs`); until then the measured bytes are 34% below the estimate.
-FUSED_PAIRS = {"ResNet-50-deploy"}
-
 
 def ident(path: Path) -> str:
     return path.stem
@@ -220,11 +214,7 @@ def test_macs(network: Path) -> None:
 
 
 @pytest.mark.parametrize("frozen", [False, True], ids=["trainable", "frozen-backbone"])
-def test_saved_for_backward(network: Path, frozen: bool, request: pytest.FixtureRequest) -> None:
-    if network.stem in FUSED_PAIRS:
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="analysis core counts the absorbed Scale's input")
-        )
+def test_saved_for_backward(network: Path, frozen: bool) -> None:
     graph = netc.load(network)
     if frozen:
         freeze_backbone(graph)

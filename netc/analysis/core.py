@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from netc.ir.fusion import absorptions
 from netc.ir.graph import Graph, Node
 from netc.layers.base import COUNTING, LayerContext, Shape, Window
 
@@ -117,7 +118,8 @@ class Analysis:
 
 
 def _context(graph: Graph, node: Node) -> LayerContext:
-    return LayerContext(node.name, node.params, node.layer_params, graph.phase)
+    trainable = tuple(b.trainable for b in node.blobs)
+    return LayerContext(node.name, node.params, node.layer_params, graph.phase, trainable)
 
 
 def _shapes(graph: Graph, ids: list[str]) -> list[Shape]:
@@ -215,7 +217,8 @@ def analyze(
             scope=node.scope,
         )
         rows.append(row)
-    storages = {storage(graph, t) for t in graph.tensors}
+    fused = {n.outputs[0] for n in absorptions(graph).values()}  # never materialised on its own
+    storages = {storage(graph, t) for t in graph.tensors if t not in fused}
     totals = Totals(
         params=sum(r.params for r in rows),
         weights=sum(r.weights for r in rows),
@@ -254,12 +257,13 @@ def saved_storages(graph: Graph, dtype: str = "fp32") -> tuple[dict[str, int], i
     needs_grad: dict[str, bool] = {}
     kept: dict[str, int] = {}
     extras = 0
+    fused = absorptions(graph)  # e.g. a Caffe Scale inside its BatchNorm's module: keeps nothing
     for node in graph.nodes:
         trainable = any(b.trainable for b in node.blobs)
         grad = trainable or any(needs_grad.get(i, False) for i in node.inputs)
         for out in node.outputs:
             needs_grad[out] = grad
-        if not grad:
+        if not grad or node.name in fused:
             continue
         ctx = _context(graph, node)
         for item in node.layer.saved(

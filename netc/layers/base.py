@@ -87,11 +87,25 @@ class BlobSpec:
 class LayerContext:
     """What a layer's rules see of its node: the parameters, the layer's name and the phase."""
 
-    def __init__(self, name: str, params: Params, layer: Params, phase: str = "TEST") -> None:
+    def __init__(
+        self,
+        name: str,
+        params: Params,
+        layer: Params,
+        phase: str = "TEST",
+        trainable: tuple[bool, ...] | None = None,
+    ) -> None:
         self.name = name
         self.params = params  # the type's parameter message (+ netc extensions)
         self.layer = layer  # LayerParameter-level fields (param, include, loss_weight, ...)
         self.phase = phase
+        self.trainable = trainable  # per blob, once the IR knows (freeze statements included)
+
+    def blob_trainable(self, index: int = 0) -> bool:
+        """Whether blob `index` learns: from the IR when known, else from the layer's own text."""
+        if self.trainable is not None and index < len(self.trainable):
+            return self.trainable[index]
+        return written_lr_mult(self, index) != 0
 
 
 @dataclass(frozen=True)

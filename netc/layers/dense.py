@@ -19,7 +19,6 @@ from netc.layers.base import (
     Window,
     canonical_axis,
     register,
-    written_lr_mult,
 )
 
 
@@ -56,7 +55,7 @@ class InnerProduct(LayerType):
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         # torch's addmm keeps its input only for the weight's gradient: none for a frozen weight
-        return [] if written_lr_mult(ctx) == 0 else [Saved("input")]
+        return [Saved("input")] if ctx.blob_trainable(0) else []
 
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         # a fully-connected layer sees its whole input: a window as large as each spatial axis

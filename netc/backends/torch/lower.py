@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from netc.diagnostics import NetcError, Span
+from netc.ir.fusion import absorptions
 from netc.ir.graph import Graph, Node
 from netc.layers.base import BackendError, LayerContext, Shape, TorchModule, TorchSite
 
@@ -98,7 +99,7 @@ class Lowered:
     shapes: dict[str, Shape]  # value -> shape
 
 
-def _error(node: Node, exc: BackendError) -> NetcError:
+def backend_error(node: Node, exc: BackendError) -> NetcError:
     span = (node.params.span(exc.field) or node.layer_params.span(exc.field)) if exc.field else None
     return NetcError.single(
         f"{node.name} ({node.type}): {exc.message}",
@@ -125,26 +126,12 @@ def lower(graph: Graph) -> Lowered:
     def site(node: Node, **extra: object) -> TorchSite:
         return TorchSite(_shapes(graph, node.inputs), _shapes(graph, node.outputs), **extra)  # type: ignore[arg-type]
 
-    readers: dict[str, list[Node]] = {}
-    for node in compute:
-        for t in node.inputs:
-            readers.setdefault(t, []).append(node)
-
     # 2. fusion
-    absorber: dict[str, Node] = {}  # absorbed node name -> the node whose module computes it
-    absorbs: dict[str, Node] = {}
-    for node in compute:
-        if len(node.outputs) != 1 or node.name in absorber:
-            continue
-        consumers = readers.get(node.outputs[0], [])
-        if len(consumers) != 1 or consumers[0].inputs[0] != node.outputs[0]:
-            continue
-        reader = consumers[0]
-        if node.layer.torch_absorbs(
-            context(node), site(node), reader.layer, context(reader), site(reader)
-        ):
-            absorber[reader.name] = node
-            absorbs[node.name] = reader
+    absorber = absorptions(
+        graph, compute
+    )  # absorbed node name -> the node whose module computes it
+    by_name = {n.name: n for n in compute}
+    absorbs = {node.name: by_name[name] for name, node in absorber.items()}
 
     # 3. values
     canon: dict[str, str] = {}
@@ -166,7 +153,7 @@ def lower(graph: Graph) -> Lowered:
             alias = node.layer.torch_alias(ctx)
             module = None if alias else node.layer.torch_module(ctx, node_site)
         except BackendError as exc:
-            raise _error(node, exc) from None
+            raise backend_error(node, exc) from None
         inputs = [value(t) for t in node.inputs]
         if alias:
             for t in node.outputs:
@@ -260,7 +247,7 @@ def _decide_memory(layers: list[Layer], args: list[str]) -> None:
                 try:
                     layer.module = node.layer.torch_module(layer.ctx, layer.site)
                 except BackendError as exc:
-                    raise _error(node, exc) from None
+                    raise backend_error(node, exc) from None
             else:
                 layer.update = True
             shares = True
