@@ -78,10 +78,7 @@ class PReLU(Elementwise):
             )
         return [BlobSpec("weight", (shape[1],))]
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         shared = bool(ctx.params["channel_shared"])
@@ -100,10 +97,7 @@ class Sigmoid(Elementwise):
     stem = "sigmoid"
     flops_per_element = 4  # negate, exp, add, divide
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _OUTPUT
+    keeps = ("output",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Sigmoid")
@@ -117,10 +111,7 @@ class TanH(Elementwise):
     stem = "tanh"
     flops_per_element = 1  # tanh
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _OUTPUT
+    keeps = ("output",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Tanh")
@@ -133,10 +124,7 @@ class ELU(Elementwise):
     stem = "elu"
     flops_per_element = 4  # compare, exp, subtract, multiply
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT  # torch's elu (out of place) keeps its input, elu_ its result
+    keeps = ("input",)  # torch's elu (out of place) keeps its input, elu_ its result
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule(
@@ -152,10 +140,7 @@ class AbsVal(Elementwise):
     in_place = False  # Caffe's absval_layer.cpp refuses in-place computation
     flops_per_element = 1
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -172,10 +157,7 @@ class BNLL(Elementwise):
     stem = "bnll"
     flops_per_element = 3  # log(1 + exp(x)): exp, add, log
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -194,10 +176,7 @@ class Power(Elementwise):
     stem = "power"
     flops_per_element = 3  # (shift + scale·x) ** power: multiply, add, pow
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -219,10 +198,7 @@ class Exp(Elementwise):
     stem = "exp"
     flops_per_element = 3  # base ** (shift + scale·x): multiply, add, exp
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _OUTPUT
+    keeps = ("output",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -245,10 +221,7 @@ class Log(Elementwise):
     stem = "log"
     flops_per_element = 3  # log_base(shift + scale·x): multiply, add, log
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -287,10 +260,7 @@ class Clip(Elementwise):
     stem = "clip"
     flops_per_element = 2  # min, max
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return None
@@ -309,10 +279,7 @@ class Swish(Elementwise):
     stem = "swish"
     flops_per_element = 6  # x · sigmoid(beta·x): multiply, sigmoid (4), multiply
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _INPUT
+    keeps = ("input",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.SiLU") if float(ctx.params["beta"]) == 1 else None
@@ -368,10 +335,7 @@ class Softmax(Elementwise):
         canonical_axis(int(ctx.params["axis"]), len(inputs[0]))
         return [tuple(inputs[0])]
 
-    def saved(
-        self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
-    ) -> list[Saved]:
-        return _OUTPUT
+    keeps = ("output",)  # for backward (torch)
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         axis = canonical_axis(int(ctx.params["axis"]), len(site.inputs[0]))

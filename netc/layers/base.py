@@ -226,11 +226,13 @@ class LayerType:
         """Parameters another tool reports beyond the real blobs (Netscope: 2 per LRN)."""
         return 0
 
+    keeps: ClassVar[tuple[str, ...]] = ()  # the simple case of `saved`: ("input",), ("output",)
+
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
         """Tensors kept for backward when the layer's output needs a gradient (torch's rules)."""
-        return []
+        return [Saved(what) for what in self.keeps]
 
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         """The window over each spatial axis of the first input; None for point-wise layers."""
