@@ -69,9 +69,10 @@ analyze_zoo() {
     for f in "${SPECS[@]}" "${CAFFE[@]}"; do
         name="$(basename "${f%.*}")"
         total=$((total + 1))
-        if "$NETC" analyze "$f" --format json >"$dir/$name.json"; then
+        if "$NETC" analyze "$f" --format json >"$dir/$name.json" \
+            && "$NETC" analyze "$f" --top 0 >"$dir/$name.txt"; then
             ok=$((ok + 1))
-            "$NETC" analyze "$f" --top 0 | tail -n 4 | head -n 2 | sed "s|^|  $name: |"
+            tail -n 4 "$dir/$name.txt" | head -n 2 | sed "s|^|  $name: |"
         else
             echo "  $f: analysis failed" >&2
         fi

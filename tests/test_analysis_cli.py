@@ -450,3 +450,9 @@ def test_analyze_imports_neither_torch_nor_onnx(tmp_path: Path) -> None:
     ]
     assert "netc.analysis.core" in modules
     assert sorted({m for m in modules if m.split(".")[0] in HEAVY}) == []
+
+
+def test_top_zero_prints_only_the_totals() -> None:
+    text = ok("analyze", "specs/lenet.net", "--top", "0")
+    assert "params 431,080" in text  # REF §1 lenet.prototxt; the spec is the same network
+    assert "conv1" not in text

@@ -183,7 +183,7 @@ def render_table(analysis: Analysis, width: int | None = None) -> str:
     wraps every cell, ~0.4 ms a row, half a second for ResNet-152's 515 layers."""
     numeric = {"weights", "biases", "MACs", "FLOPs", "activations"}
     rows = [_cells(row) for row in analysis.rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADINGS)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_HEADINGS)]
 
     def line(cells: list[str]) -> str:
         parts = [
