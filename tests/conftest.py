@@ -7,6 +7,7 @@ need it are skipped on a developer's machine but fail under CI (`CI=true`), wher
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,12 @@ def zoo_prototxts(zoo_dir: Path) -> list[Path]:
 def spec_files() -> list[Path]:
     """The native zoo: `specs/*.net`, sorted (may be empty while the zoo is being written)."""
     return sorted((REPO_ROOT / "specs").glob("*.net"))
+
+
+def require_dot() -> None:
+    """Skip without Graphviz's dot on a developer's machine; under CI (`CI=true`) fail."""
+    if shutil.which("dot") is None:
+        message = "Graphviz's dot is not installed (scripts/setup.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)

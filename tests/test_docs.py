@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import require_dot
 
 from netc.docsgen import CatalogError, generate, load_catalog, stale, write
 from netc.docsgen.catalog import reported
@@ -24,14 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 ZOO_DOCS = ROOT / "docs" / "zoo"
 SMALL = ROOT / "tests" / "golden" / "render_small.net"
-
-
-def require_dot() -> None:
-    if shutil.which("dot") is None:
-        message = "Graphviz's dot is not installed (scripts/setup.sh installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)

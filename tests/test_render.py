@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require_dot
 
 import netc
 from netc.analysis.core import analyze
@@ -33,14 +34,6 @@ GOLDEN = ROOT / "tests" / "golden"
 SMALL = GOLDEN / "render_small.net"
 EXIT_GRAPHVIZ = 4
 HEAVY = ("torch", "onnx", "onnxruntime")
-
-
-def require_dot() -> None:
-    if shutil.which("dot") is None:
-        message = "Graphviz's dot is not installed (scripts/setup.sh installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)

@@ -142,9 +142,6 @@ class AbsVal(Elementwise):
 
     keeps = ("input",)  # for backward (torch)
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -158,9 +155,6 @@ class BNLL(Elementwise):
     flops_per_element = 3  # log(1 + exp(x)): exp, add, log
 
     keeps = ("input",)  # for backward (torch)
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
@@ -177,9 +171,6 @@ class Power(Elementwise):
     flops_per_element = 3  # (shift + scale·x) ** power: multiply, add, pow
 
     keeps = ("input",)  # for backward (torch)
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
@@ -199,9 +190,6 @@ class Exp(Elementwise):
     flops_per_element = 3  # base ** (shift + scale·x): multiply, add, exp
 
     keeps = ("output",)  # for backward (torch)
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
@@ -223,9 +211,6 @@ class Log(Elementwise):
 
     keeps = ("input",)  # for backward (torch)
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -243,9 +228,6 @@ class Threshold(Elementwise):
     stem = "threshold"
     flops_per_element = 1  # compare
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -261,9 +243,6 @@ class Clip(Elementwise):
     flops_per_element = 2  # min, max
 
     keeps = ("input",)  # for backward (torch)
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]

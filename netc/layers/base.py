@@ -244,8 +244,9 @@ class LayerType:
     # strings they are given and may use `torch`, `nn`, `F` and the layer's own definitions.
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        """The module holding the layer's parameters or state; None for a functional layer."""
-        raise BackendError(f"{self.type} has no PyTorch form")
+        """The module holding the layer's parameters or state; None (the default) for a
+        functional layer, whose `torch_forward` then writes the expression."""
+        return None
 
     def torch_input(self, ctx: LayerContext, site: TorchSite, arg: str) -> str:
         """The expression passed to the module for its (single) input, e.g. a flatten."""

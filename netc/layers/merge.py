@@ -12,7 +12,6 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
-    TorchModule,
     TorchSite,
     canonical_axis,
     fmt_shape,
@@ -66,9 +65,6 @@ class Concat(LayerType):
         raw = int(p["concat_dim"]) if p.has("concat_dim") and not p.has("axis") else int(p["axis"])
         return canonical_axis(raw, ndim)
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -121,9 +117,6 @@ class Eltwise(LayerType):
         return [Saved("input", i) for i in range(len(inputs))]  # products and maxima keep both
 
     # torch: inline arithmetic; a sum of two may add into its first input (`out += identity`)
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:

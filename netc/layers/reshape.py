@@ -11,7 +11,6 @@ from netc.layers.base import (
     LayerType,
     Shape,
     ShapeError,
-    TorchModule,
     TorchSite,
     Window,
     canonical_axis,
@@ -39,9 +38,6 @@ class Flatten(LayerType):
 
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         return [Window(size) for size in inputs[0][2:]]  # the vector stands for the whole map
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
@@ -123,9 +119,6 @@ class Reshape(LayerType):
             )
         return [(*shape[:start], *out, *shape[end:])]
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -196,9 +189,6 @@ class Slice(LayerType):
             sizes = [size // n_tops] * n_tops
         return [(*shape[:axis], s, *shape[axis + 1 :]) for s in sizes]
 
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
-
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
@@ -224,9 +214,6 @@ class Split(LayerType):
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         return [tuple(inputs[0]) for _ in range(n_tops)]
-
-    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
-        return None
 
     def torch_alias(self, ctx: LayerContext) -> bool:
         return True  # every top is the bottom itself, as Caffe shares the data
