@@ -5,7 +5,11 @@
 # Environment:
 #   NETC_WITH_TORCH=0   skip PyTorch (default 1: the pinned CPU wheel below, before the project;
 #                       the torch backend's tests need it)
-#   NETC_WITH_ONNX=1    also install onnx + onnxruntime
+#   NETC_WITH_ONNX=0    skip onnx + onnxruntime (default 1: the ONNX backend's tests need them)
+#   NETC_WITH_TRAIN=0   skip numpy, safetensors, scikit-learn (default 1: `netc train` and the
+#                       transfer tests need them)
+#   NETC_WITH_BROWSER=0 skip Debian's chromium + chromedriver (default 1: the `netc serve`
+#                       browser test needs them)
 #   PYTHON=python3      the interpreter used to create .venv
 #   CI=true             a missing `dot` is an error instead of a warning
 set -euo pipefail
@@ -14,7 +18,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --- knobs (flip the defaults here when the backends become part of the default test run) ---
 NETC_WITH_TORCH="${NETC_WITH_TORCH:-1}"
-NETC_WITH_ONNX="${NETC_WITH_ONNX:-0}"
+NETC_WITH_ONNX="${NETC_WITH_ONNX:-1}"
+NETC_WITH_TRAIN="${NETC_WITH_TRAIN:-1}"
+NETC_WITH_BROWSER="${NETC_WITH_BROWSER:-1}"
 # A bare `pip install torch` may pull a multi-GB CUDA build; this pin resolves to a local CPU wheel.
 TORCH_PIN="torch==2.13.0"
 PYTHON="${PYTHON:-python3}"
@@ -45,7 +51,8 @@ pip_q() {
 # 2-4. Python packages, skipped when nothing that decides them has changed since the last run.
 extras="dev"
 [[ "$NETC_WITH_TORCH" == 1 ]] && extras+=",torch"
-[[ "$NETC_WITH_ONNX" == 1 ]] && extras+=",onnx"
+[[ "$NETC_WITH_ONNX" == 1 ]] && extras+=",onnxruntime"
+[[ "$NETC_WITH_TRAIN" == 1 ]] && extras+=",train"
 want="$(cat pyproject.toml "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1) extras=$extras"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$PY" -c 'import netc, pytest, hatchling' 2>/dev/null; then
     say "packages: up to date (netc[$extras]); delete $STAMP to force a reinstall"
@@ -81,31 +88,34 @@ for req in getattr(backend, "get_requires_for_build_editable", list)():
 
     pip_q install --no-build-isolation -e ".[$extras]"
     say "netc: installed -e .[$extras]"
-    [[ "$NETC_WITH_ONNX" == 1 ]] && say "onnx: installed onnx + onnxruntime" || say "onnx: skipped (NETC_WITH_ONNX=0)"
     echo "$want" >"$STAMP"
 fi
 
-# 5. Graphviz `dot` (rendering and its tests)
-if command -v dot >/dev/null; then
-    say "graphviz: $(dot -V 2>&1)"
-else
-    sudo=()
+# 5. Debian packages: Graphviz's `dot` (rendering) and chromium + chromedriver (the browser test)
+apt_install() {
+    local sudo=()
     [[ "$(id -u)" -ne 0 ]] && sudo -n true 2>/dev/null && sudo=(sudo -n)
     if command -v apt-get >/dev/null && [[ "$(id -u)" -eq 0 || ${#sudo[@]} -gt 0 ]]; then
-        say "graphviz: dot missing; installing the Debian package (apt-get)"
+        say "apt: installing $*"
         export DEBIAN_FRONTEND=noninteractive
         "${sudo[@]}" apt-get update -qq >/dev/null
-        "${sudo[@]}" apt-get install -y -qq --no-install-recommends graphviz >/dev/null
+        "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
     else
-        warn "graphviz: dot missing and apt-get unavailable (or not root); install Graphviz yourself"
+        warn "apt-get unavailable (or not root): install $* yourself"
     fi
-    if command -v dot >/dev/null; then
-        say "graphviz: $(dot -V 2>&1)"
+}
+need_tool() {  # need_tool COMMAND VERSION-FLAG PACKAGE... : install the packages when COMMAND is missing
+    local tool="$1" flag="$2"; shift 2
+    command -v "$tool" >/dev/null || apt_install "$@"
+    if command -v "$tool" >/dev/null; then
+        say "$tool: $("$tool" "$flag" 2>&1 | head -1)"
     elif [[ "${CI:-}" == true ]]; then
-        die "graphviz: dot is still missing (CI=true requires it)"
+        die "$tool is still missing (CI=true requires it)"
     else
-        warn "graphviz: continuing without dot; rendering tests will be skipped"
+        warn "$tool: continuing without it; the tests that need it will be skipped"
     fi
-fi
+}
+need_tool dot -V graphviz
+[[ "$NETC_WITH_BROWSER" == 1 ]] && need_tool chromedriver --version chromium chromium-driver
 
 say "done"
