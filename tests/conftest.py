@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Backends (torch, onnxruntime) must not fight over the CI machine's 2 cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The parse cache (netc/lang/parser.py) goes to a fresh folder, not the developer's ~/.cache:
+# each file's first parse in a session is a miss and later ones are hits, so both paths run.
+os.environ.setdefault("NETC_CACHE_DIR", tempfile.mkdtemp(prefix="netc-test-cache-"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

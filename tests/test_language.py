@@ -229,6 +229,33 @@ def test_expressions(expression: str, value: float) -> None:
     assert graph.name == netc.lang.evaluate.render(value)
 
 
+# The grammar lexes a lone literal field value as one token (a speed path); whatever follows
+# it decides whether it is lone, so each value below must mean what the expression says.
+@pytest.mark.parametrize(
+    ("value_text", "channels"),
+    [
+        ("64", 64),
+        ("0x10", 16),
+        ("0x10 + 1", 17),  # "0" must not be taken alone
+        ("16\n    * 2", 32),  # an expression continued on the next line
+        ("8  # eight\n    + 8", 16),
+        ("k", 3),
+        ("k\n    + 1", 4),
+        ("max(k, 2)", 3),
+        ("k > 2 ? 5 : 6", 5),
+        ("k == 3\n    and true ? 7 : 8", 7),
+        ("2.0f == 2 ? 9 : 1", 9),
+    ],
+)
+def test_field_values_lone_or_continued(value_text: str, channels: int) -> None:
+    text = H + (
+        "let k = 3\n"
+        f'layer {{ name: "c" type: "Convolution" num_output: {value_text}\n'
+        "        kernel_size: 1 }\n"
+    )
+    assert netc.load(text).tensor("c").shape == (1, channels, 32, 32)
+
+
 def test_string_interpolation_in_names() -> None:
     graph = netc.load(
         H
