@@ -111,6 +111,12 @@ def test_an_unwritable_cache_only_costs_time(
     assert netc.load(SPEC).tensor("b1.conv").shape == (1, 8, 32, 32)
 
 
+def test_large_texts_are_not_cached(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parser, "CACHE_MAX_CHARS", len(SPEC) - 1)
+    netc.load(SPEC)
+    assert entries(cache) == []
+
+
 def test_old_entries_are_pruned(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parser, "CACHE_ENTRIES", 4)
     for width in range(1, 7):

@@ -12,6 +12,9 @@ import typer
 from netc.diagnostics import NetcError
 
 if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from netc.analysis.budget import Clause
     from netc.ir.graph import Graph
 
 app = typer.Typer(
@@ -289,7 +292,6 @@ def analyze(
     ] = None,
 ) -> None:
     """Shapes, parameters, MACs/FLOPs, memory and receptive fields, per layer and in total."""
-    from netc.analysis import budget as budgets
     from netc.analysis.core import DTYPE_BYTES, OPTIMIZER_STATE, collapse, frames_index
     from netc.analysis.core import analyze as run_analysis
     from netc.analysis.report import FORMATS, render
@@ -310,11 +312,16 @@ def analyze(
         usage("--top must not be negative")
     size = parse_size_option(input_size, "--input-size")
     shapes = parse_input_shapes(input_shape)
-    try:
-        clauses = budgets.parse_budget(budget) if budget else []
-        limit = budgets.parse_size(fit) if fit else None
-    except budgets.BudgetError as exc:
-        usage(str(exc))
+    clauses: list[Clause] = []
+    limit: Fraction | None = None
+    if budget or fit:  # exact arithmetic (fractions, decimal): imported only when asked for
+        from netc.analysis import budget as budgets
+
+        try:
+            clauses = budgets.parse_budget(budget) if budget else []
+            limit = budgets.parse_size(fit) if fit else None
+        except budgets.BudgetError as exc:
+            usage(str(exc))
 
     def load_at(n: int | None) -> Graph:
         return load(file, phase=phase, input_shapes=shapes, batch=n, input_size=size)
@@ -416,6 +423,15 @@ def _register_subcommands() -> None:
     from netc.cli import build_cmd
 
     build_cmd.register(app)
+    from netc.cli import features_cmd
+
+    features_cmd.register(app)
+    from netc.cli import train_cmd
+
+    train_cmd.register(app)
+    from netc.cli import serve_cmd
+
+    serve_cmd.register(app)
 
 
 _register_subcommands()

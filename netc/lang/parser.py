@@ -27,6 +27,9 @@ from netc.lang.limits import DEFAULT_LIMITS, Limits
 __all__ = ["cache_dir", "grammar_text", "parse", "parse_expression"]
 
 CACHE_ENTRIES = 512  # the oldest entries go once the folder holds more
+# Larger texts (generated networks; real prototxt files stay under ~300 kB) are parsed afresh
+# rather than written to disk as many-megabyte pickles.
+CACHE_MAX_CHARS = 512 * 1024
 _SOURCE_ID = "source"
 _code_digest: str | None = None
 
@@ -34,7 +37,7 @@ _code_digest: str | None = None
 def parse(source: Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:
     """Parse a whole file; raises NetcError with a positioned diagnostic."""
     folder = cache_dir()
-    if folder is None:
+    if folder is None or len(source.text) > CACHE_MAX_CHARS:
         return _parse(source, limits)
     entry = folder / f"{_key(source, limits)}.pickle"
     cached = _read(entry, source)
