@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the zoo: check every spec and Caffe file, convert the Caffe files to netc and
-# back, and print a summary. Outputs go to out/. Run scripts/setup.sh first (`make demo` does).
+# back, analyze, draw and build every network, and print a summary. Outputs go to out/. Run scripts/setup.sh first (`make demo` does).
 #
 # Environment:
 #   NETC_ZOO   the shared zoo folder (default: ../shared/zoo, beside the repository)
@@ -94,6 +94,23 @@ render_zoo() {
     ((ok == total))
 }
 
+# every network as PyTorch source: out/build/NAME.py
+build_torch_zoo() {
+    local dir="$OUT/build" f name ok=0 total=0
+    mkdir -p "$dir"
+    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
+        name="$(basename "${f%.*}")"
+        total=$((total + 1))
+        if "$NETC" build "$f" --target torch -o "$dir/$name.py"; then
+            ok=$((ok + 1))
+        else
+            echo "  $f: torch build failed" >&2
+        fi
+    done
+    NOTE="$ok of $total networks generated as PyTorch modules in $dir/"
+    ((ok == total))
+}
+
 T0=$SECONDS
 # ---------------------------------------------------------------------------------------------
 # The steps, one line each.
@@ -102,6 +119,7 @@ step convert          convert_zoo
 step check-converted  "$NETC" check "${CONVERTED[@]}"
 step analyze          analyze_zoo
 step render           render_zoo
+step build-torch      build_torch_zoo
 # ---------------------------------------------------------------------------------------------
 
 echo

@@ -285,6 +285,26 @@ def test_import_templates_from_a_subfolder(tmp_path: Path) -> None:
     assert graph.tensor("out.fc").shape == (1, 3)
 
 
+def test_extends_reaches_up_inside_a_project_only(tmp_path: Path) -> None:
+    base = 'input: "data" input_shape { dim: 1 dim: 1 dim: 8 dim: 8 }\nlayer { name: "fc" type: "InnerProduct" num_output: 4 }\n'
+    (tmp_path / "outside.net").write_text(base)
+    project = tmp_path / "project"
+    (project / "recipes").mkdir(parents=True)
+    (project / "base.net").write_text(base)
+    recipe = project / "recipes" / "r.net"
+    recipe.write_text(
+        'extends "../base.net"\nreplace "fc" { layer { name: "fc2" type: "InnerProduct" num_output: 2 } }\n'
+    )
+    with pytest.raises(NetcError, match="leaves the importing file's folder"):
+        netc.load(recipe)  # no project marker: a file's imports stay below its folder
+    (project / "netc.toml").write_text("")
+    assert netc.load(recipe).tensor("fc2").shape == (1, 2)
+    escape = project / "recipes" / "e.net"
+    escape.write_text('extends "../../outside.net"\n')
+    with pytest.raises(NetcError, match="leaves the project"):
+        netc.load(escape)
+
+
 def test_imported_files_hold_templates_only(tmp_path: Path) -> None:
     (tmp_path / "lib.net").write_text('layer { name: "x" type: "ReLU" }\n')
     main = tmp_path / "net.net"

@@ -109,6 +109,8 @@ class Analysis:
     totals: Totals
     training: TrainingMemory
     extra: dict[str, object] = field(default_factory=dict)
+    # the same step with every parameter trainable, when some are frozen: what freezing saves
+    unfrozen: TrainingMemory | None = None
 
     def _repr_html_(self) -> str:
         """Jupyter: the analysis as an HTML table (netc.render.html)."""
@@ -117,8 +119,8 @@ class Analysis:
         return analysis_html(self)
 
 
-def _context(graph: Graph, node: Node) -> LayerContext:
-    trainable = tuple(b.trainable for b in node.blobs)
+def _context(graph: Graph, node: Node, all_trainable: bool = False) -> LayerContext:
+    trainable = tuple(b.trainable or (all_trainable and b.kind == "param") for b in node.blobs)
     return LayerContext(node.name, node.params, node.layer_params, graph.phase, trainable)
 
 
@@ -241,6 +243,9 @@ def analyze(
         rows=rows,
         totals=totals,
         training=training_memory(graph, dtype=dtype, optimizer=optimizer),
+        unfrozen=training_memory(graph, dtype=dtype, optimizer=optimizer, all_trainable=True)
+        if totals.frozen
+        else None,
     )
 
 
@@ -249,23 +254,26 @@ def _batch(graph: Graph) -> int:
     return next((s[0] for s in shapes if s), 1)
 
 
-def saved_storages(graph: Graph, dtype: str = "fp32") -> tuple[dict[str, int], int]:
+def saved_storages(
+    graph: Graph, dtype: str = "fp32", all_trainable: bool = False
+) -> tuple[dict[str, int], int]:
     """What backward keeps: {storage tensor id: bytes} and the bytes of extras (indices, masks,
     statistics). A layer keeps nothing when its output needs no gradient, i.e. when neither
-    it nor anything upstream has a trainable parameter."""
+    it nor anything upstream has a trainable parameter (`all_trainable`: as if none were
+    frozen)."""
     size = DTYPE_BYTES[dtype]
     needs_grad: dict[str, bool] = {}
     kept: dict[str, int] = {}
     extras = 0
     fused = absorptions(graph)  # e.g. a Caffe Scale inside its BatchNorm's module: keeps nothing
     for node in graph.nodes:
-        trainable = any(b.trainable for b in node.blobs)
+        trainable = any(b.trainable or (all_trainable and b.kind == "param") for b in node.blobs)
         grad = trainable or any(needs_grad.get(i, False) for i in node.inputs)
         for out in node.outputs:
             needs_grad[out] = grad
         if not grad or node.name in fused:
             continue
-        ctx = _context(graph, node)
+        ctx = _context(graph, node, all_trainable)
         for item in node.layer.saved(
             ctx, _shapes(graph, node.inputs), _shapes(graph, node.outputs)
         ):
@@ -280,12 +288,16 @@ def saved_storages(graph: Graph, dtype: str = "fp32") -> tuple[dict[str, int], i
 
 
 def training_memory(
-    graph: Graph, *, dtype: str = "fp32", optimizer: str = "sgd-momentum"
+    graph: Graph,
+    *,
+    dtype: str = "fp32",
+    optimizer: str = "sgd-momentum",
+    all_trainable: bool = False,
 ) -> TrainingMemory:
     size = DTYPE_BYTES[dtype]
     blobs = [b for n in graph.nodes for b in n.blobs]
-    trainable = sum(b.size for b in blobs if b.trainable)
-    kept, extras = saved_storages(graph, dtype)
+    trainable = sum(b.size for b in blobs if b.trainable or (all_trainable and b.kind == "param"))
+    kept, extras = saved_storages(graph, dtype, all_trainable)
     largest = max((t.size for t in graph.tensors.values()), default=0)
     return TrainingMemory(
         parameters=sum(b.size for b in blobs) * size,

@@ -175,6 +175,21 @@ def totals_lines(analysis: Analysis) -> list[str]:
         f"parameters {human(m.parameters, True)} + gradients {human(m.gradients, True)} + "
         f"optimizer {human(m.optimizer, True)} + saved activations {human(m.activations, True)} + "
         f"workspace {human(m.workspace, True)}",
+        *_frozen_saving(analysis),
+    ]
+
+
+def _frozen_saving(analysis: Analysis) -> list[str]:
+    """What freezing saves against training every parameter of the same network."""
+    u, m = analysis.unfrozen, analysis.training
+    if u is None:
+        return []
+    return [
+        f"frozen parameters save {human(u.peak - m.peak, binary=True)} of training memory "
+        f"(peak {human(u.peak, binary=True)} with every layer trainable: gradients "
+        f"+{human(u.gradients - m.gradients, True)}, optimizer "
+        f"+{human(u.optimizer - m.optimizer, True)}, saved activations "
+        f"+{human(u.activations - m.activations, True)})"
     ]
 
 

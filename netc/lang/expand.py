@@ -762,8 +762,21 @@ def _statement_name(item: ast.Item) -> str:
 # ---- file loading with confinement -------------------------------------------------------
 
 
+PROJECT_MARKERS = ("netc.toml", "pyproject.toml", ".git")
+
+
+def project_root(folder: Path) -> Path:
+    """The nearest folder at or above `folder` holding a project marker, else `folder`."""
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
+
+
 def confined_loader(root_override: Path | None = None) -> Loader:
-    """Imports resolve below the importing file's folder: no absolute paths, no `..`."""
+    """Imports resolve against the importing file's folder and stay inside its project: the
+    nearest folder above it with a netc.toml, pyproject.toml or .git, else the importing file's
+    own folder. `root_override` is both the folder and the boundary (for text without a file)."""
 
     def load(path: str, span: Span, importer: Source) -> Source:
         pure = PurePosixPath(path.replace("\\", "/"))
@@ -771,25 +784,30 @@ def confined_loader(root_override: Path | None = None) -> Loader:
             raise _fail(
                 f'"{path}" is an absolute path',
                 span,
-                "imports are relative to the importing file's folder and stay below it",
+                "imports are relative to the importing file's folder and stay inside its project",
             )
-        if any(part == ".." for part in pure.parts):
-            raise _fail(
-                f'"{path}" leaves the importing file\'s folder',
-                span,
-                "imports stay below the importing file's folder; `..` is not allowed",
-            )
-        base = root_override or (
+        folder = root_override or (
             Path(importer.name).resolve().parent
             if not importer.name.startswith("<")
             else Path.cwd()
         )
-        target = (base / Path(*pure.parts)).resolve()
-        if not target.is_relative_to(base.resolve()):
+        root = (root_override or project_root(folder)).resolve()
+        target = (folder / Path(*pure.parts)).resolve()
+        if not target.is_relative_to(root):
+            if ".." not in pure.parts:
+                raise _fail(
+                    f'"{path}" resolves outside the importing file\'s folder',
+                    span,
+                    "symbolic links may not leave it",
+                )
+            where = (
+                "the importing file's folder" if root == folder.resolve() else f"the project {root}"
+            )
             raise _fail(
-                f'"{path}" resolves outside the importing file\'s folder',
+                f'"{path}" leaves {where}',
                 span,
-                "symbolic links may not leave it",
+                "imports stay inside the project: the nearest folder above the file with a "
+                "netc.toml, pyproject.toml or .git (else the file's own folder)",
             )
         if not target.is_file():
             raise _fail(f'cannot find "{path}"', span, f"looked for {target}")

@@ -367,6 +367,13 @@ def title_lines(graph: Graph, figures: dict[str, Figures] | None, depth: int | N
 
 def to_dot(graph: Graph, options: RenderOptions | None = None) -> str:
     """The DOT text of a drawing of `graph`."""
+    return to_dot_plan(graph, options)[0]
+
+
+def to_dot_plan(graph: Graph, options: RenderOptions | None = None) -> tuple[str, Plan]:
+    """The DOT text and the plan it draws: each unit's id is its DOT node id (the `<title>` of
+    its node in Graphviz's SVG) and lists the layers it stands for, so that a viewer can tie
+    a drawn node to its layers (`netc serve`)."""
     options = options or RenderOptions()
     depth = resolve_depth(graph, options.depth, options.max_nodes)
     drawing = plan(graph, depth)
@@ -406,7 +413,7 @@ def to_dot(graph: Graph, options: RenderOptions | None = None) -> str:
     for src, dst, tensor_id in drawing.edges:
         out.append(f"  {src.id} -> {dst.id} [label={dot_quote(edge_label(graph, tensor_id))}];")
     out.append("}")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n", drawing
 
 
 def _node_statement(
