@@ -7,10 +7,12 @@ resnet50 25,557,032); head sizes by arithmetic (inputs × classes + classes).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 
@@ -63,6 +65,17 @@ def test_analyze_reports_what_freezing_saves() -> None:
     mib = (base.peak - recipe.training.peak) / 2**20
     assert f"frozen parameters save {mib:.2f} MiB of training memory" in out
     assert analyze(netc.load(ROOT / "specs/lenet.net")).unfrozen is None
+    # the JSON report carries both steps (docs/analysis.schema.json validates it)
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "netc", "analyze", str(TRANSFER / "lenet_digits.net"),
+             "--format", "json"],
+            capture_output=True, text=True, cwd=ROOT, check=True,
+        ).stdout
+    )  # fmt: skip
+    jsonschema.validate(report, json.loads((ROOT / "docs/analysis.schema.json").read_text()))
+    assert report["training_memory"]["peak"] == recipe.training.peak
+    assert report["training_memory_unfrozen"]["peak"] == base.peak
 
 
 def test_vgg16_recipe_multipliers_reach_param_groups() -> None:

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from netc.analysis.core import Analysis, Row
+from netc.analysis.core import Analysis, Row, TrainingMemory
 from netc.layers.base import fmt_shape
 
 SCHEMA = "netc.analysis/1"
@@ -111,16 +111,25 @@ def document(analysis: Analysis) -> dict[str, Any]:
             "flops": t.flops,
             "forward_activation_bytes": t.forward_activation_bytes,
         },
-        "training_memory": {
-            "parameters": m.parameters,
-            "gradients": m.gradients,
-            "optimizer": m.optimizer,
-            "activations": m.activations,
-            "workspace": m.workspace,
-            "peak": m.peak,
-        },
+        "training_memory": _memory_record(m),
+        **(
+            {"training_memory_unfrozen": _memory_record(analysis.unfrozen)}
+            if analysis.unfrozen is not None
+            else {}
+        ),
         "layers": [row_record(r) for r in analysis.rows],
         **analysis.extra,
+    }
+
+
+def _memory_record(m: TrainingMemory) -> dict[str, int]:
+    return {
+        "parameters": m.parameters,
+        "gradients": m.gradients,
+        "optimizer": m.optimizer,
+        "activations": m.activations,
+        "workspace": m.workspace,
+        "peak": m.peak,
     }
 
 
