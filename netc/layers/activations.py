@@ -14,6 +14,8 @@ from netc.layers.base import (
     Cost,
     Elementwise,
     LayerContext,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -59,6 +61,20 @@ class ReLU(Elementwise):
             "nn.ReLU", kwargs=(("inplace", site.inplace),), defaults=(("inplace", False),)
         )
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        slope = float(ctx.params["negative_slope"] or 0)
+        if slope:
+            g.node("LeakyRelu", inputs, outputs, alpha=slope)
+        else:
+            g.node("Relu", inputs, outputs)
+
 
 @register
 class PReLU(Elementwise):
@@ -88,6 +104,25 @@ class PReLU(Elementwise):
             defaults=(("num_parameters", 1),),
         )
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # the slope broadcasts over the channel axis (1): C×1×…×1 from the right
+        ndim = len(site.inputs[0])
+        if ctx.params["channel_shared"]:
+            slope = g.param("weight", (1,))
+        else:
+            slope = g.param("weight", (site.inputs[0][1], *([1] * (ndim - 2))))
+        g.node("PRelu", [inputs[0], slope], outputs)
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        return ("constant", 0.25)  # torch's nn.PReLU (and Caffe's default filler)
+
 
 @register
 class Sigmoid(Elementwise):
@@ -101,6 +136,16 @@ class Sigmoid(Elementwise):
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Sigmoid")
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Sigmoid", inputs, outputs)
 
 
 @register
@@ -116,6 +161,16 @@ class TanH(Elementwise):
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Tanh")
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Tanh", inputs, outputs)
+
 
 @register
 class ELU(Elementwise):
@@ -130,6 +185,16 @@ class ELU(Elementwise):
         return TorchModule(
             "nn.ELU", kwargs=(("alpha", float(ctx.params["alpha"])),), defaults=(("alpha", 1.0),)
         )
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Elu", inputs, outputs, alpha=float(ctx.params["alpha"]))
 
 
 @register
@@ -147,6 +212,16 @@ class AbsVal(Elementwise):
     ) -> str:
         return f"torch.abs({args[0]})"
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Abs", inputs, outputs)
+
 
 @register
 class BNLL(Elementwise):
@@ -160,6 +235,16 @@ class BNLL(Elementwise):
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
         return f"F.softplus({args[0]})"  # log(1 + exp(x))
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Softplus", inputs, outputs)  # log(1 + exp(x))
 
 
 @register
@@ -179,6 +264,22 @@ class Power(Elementwise):
         base = _affine(args[0], float(p["scale"]), float(p["shift"]))
         power = float(p["power"])
         return base if power == 1 else f"torch.pow({base}, {py_float(power)})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        p = ctx.params
+        power = float(p["power"])
+        if power == 1:
+            _onnx_affine(g, inputs[0], float(p["scale"]), float(p["shift"]), outputs)
+            return
+        base = _onnx_affine(g, inputs[0], float(p["scale"]), float(p["shift"]))
+        g.node("Pow", [base, g.const(power)], outputs)
 
 
 @register
@@ -201,6 +302,21 @@ class Exp(Elementwise):
             return f"torch.exp({exponent})"
         return f"torch.exp({exponent} * {py_float(math.log(base))})"  # base ** y
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # base ** (shift + scale·x) = exp(ln(base) · (shift + scale·x)); base -1 means e
+        p = ctx.params
+        base = float(p["base"])
+        factor = float(p["scale"]) * (1 if base == -1 else math.log(base))
+        shift = float(p["shift"]) * (1 if base == -1 else math.log(base))
+        g.node("Exp", [_onnx_affine(g, inputs[0], factor, shift)], outputs)
+
 
 @register
 class Log(Elementwise):
@@ -219,6 +335,23 @@ class Log(Elementwise):
         base = float(p["base"])
         return value if base == -1 else f"{value} * {py_float(1 / math.log(base))}"
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # log_base(shift + scale·x) = ln(…) / ln(base); base -1 means e
+        p = ctx.params
+        base = float(p["base"])
+        value = _onnx_affine(g, inputs[0], float(p["scale"]), float(p["shift"]))
+        if base == -1:
+            g.node("Log", [value], outputs)
+            return
+        g.node("Mul", [g.node("Log", [value])[0], g.const(1 / math.log(base))], outputs)
+
 
 @register
 class Threshold(Elementwise):
@@ -233,6 +366,17 @@ class Threshold(Elementwise):
     ) -> str:
         threshold = py_float(float(ctx.params["threshold"]))
         return f"({args[0]} > {threshold}).to({args[0]}.dtype)"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        above = g.node("Greater", [inputs[0], g.const(float(ctx.params["threshold"]))])[0]
+        g.node("Cast", [above], outputs, to=1)  # 1: FLOAT
 
 
 @register
@@ -249,6 +393,17 @@ class Clip(Elementwise):
     ) -> str:
         low, high = (py_float(float(ctx.params[n])) for n in ("min", "max"))
         return f"torch.clamp({args[0]}, {low}, {high})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        low, high = (g.const(float(ctx.params[n])) for n in ("min", "max"))
+        g.node("Clip", [inputs[0], low, high], outputs)
 
 
 @register
@@ -270,6 +425,20 @@ class Swish(Elementwise):
             return f"{module}({args[0]})"
         beta = py_float(float(ctx.params["beta"]))
         return f"{args[0]} * torch.sigmoid({beta} * {args[0]})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # x · sigmoid(beta·x)
+        beta = float(ctx.params["beta"])
+        x = inputs[0]
+        scaled = x if beta == 1 else g.node("Mul", [x, g.const(beta)])[0]
+        g.node("Mul", [x, g.node("Sigmoid", [scaled])[0]], outputs)
 
 
 @register
@@ -301,6 +470,9 @@ class Dropout(Elementwise):
     def torch_view(self, ctx: LayerContext) -> bool:
         return True  # the identity in eval mode
 
+    def onnx_alias(self, ctx: LayerContext) -> bool:
+        return True  # the identity at inference
+
 
 @register
 class Softmax(Elementwise):
@@ -320,8 +492,35 @@ class Softmax(Elementwise):
         axis = canonical_axis(int(ctx.params["axis"]), len(site.inputs[0]))
         return TorchModule("nn.Softmax", kwargs=(("dim", axis),))
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # ONNX's Softmax (opset 13 on) normalises along one axis, as Caffe's
+        axis = canonical_axis(int(ctx.params["axis"]), len(site.inputs[0]))
+        g.node("Softmax", inputs, outputs, axis=axis)
+
 
 def _affine(arg: str, scale: float, shift: float) -> str:
     """`shift + scale · x` as source, leaving out a unit scale and a zero shift."""
     term = arg if scale == 1 else f"{py_float(scale)} * {arg}"
     return term if shift == 0 else f"({term} + {py_float(shift)})"
+
+
+def _onnx_affine(
+    g: OnnxEmitter, x: str, scale: float, shift: float, outputs: Sequence[str] | None = None
+) -> str:
+    """`shift + scale · x` as nodes, leaving out a unit scale and a zero shift (an Identity when
+    both are left out and the result is a layer's top)."""
+    if scale == 1 and shift == 0:
+        return g.node("Identity", [x], outputs)[0] if outputs is not None else x
+    term = x
+    if scale != 1:
+        term = g.node("Mul", [x, g.const(scale)], None if shift else outputs)[0]
+    if shift == 0:
+        return term
+    return g.node("Add", [term, g.const(shift)], outputs)[0]

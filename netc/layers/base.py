@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from netc.diagnostics import Span
 from netc.proto.schema import Field
@@ -172,6 +172,52 @@ class TorchSite:
     absorbed: LayerContext | None = None
 
 
+#: Attribute values an ONNX node may take.
+OnnxAttr = int | float | str | Sequence[int] | Sequence[float]
+
+
+@dataclass(frozen=True)
+class OnnxSite:
+    """What a layer's ONNX rules see beyond its parameters: shapes (batch included, as the
+    analyzer has them), the target opset, and the parameters of a following layer it absorbs
+    (as in `TorchSite`)."""
+
+    inputs: tuple[Shape, ...]
+    outputs: tuple[Shape, ...]
+    opset: int
+    absorbed: LayerContext | None = None
+    decompose_lrn: bool = False  # LRN as elementary ops (onnxruntime's LRN kernel is slow)
+
+
+class OnnxEmitter(Protocol):
+    """How a layer's `onnx_emit` writes into the model (netc/backends/onnx/builder.py)."""
+
+    def node(
+        self,
+        op: str,
+        inputs: Sequence[str],
+        outputs: Sequence[str] | None = None,
+        **attrs: OnnxAttr,
+    ) -> list[str]:
+        """Add an ONNX node; `outputs` None gives it one fresh intermediate value. Returns the
+        names of its outputs."""
+        ...
+
+    def param(self, blob: str, shape: Shape | None = None) -> str:
+        """The initializer of this layer's blob (named like the torch state_dict key), holding
+        the same values laid out as `shape` (for ONNX's broadcasting) when given."""
+        ...
+
+    def const(self, values: Sequence[float] | float, dtype: str = "float32") -> str:
+        """An initializer holding constant values (a scalar for a plain number); `dtype` is
+        float32 or int64."""
+        ...
+
+    def const_array(self, values: Sequence[float], shape: Shape) -> str:
+        """A float32 constant of the given shape (row-major values)."""
+        ...
+
+
 class BackendError(Exception):
     """A layer has no faithful form in a backend; `field` names the parameter responsible."""
 
@@ -297,6 +343,43 @@ class LayerType:
     def torch_definitions(self) -> dict[str, str]:
         """Source of the helper classes this layer's modules and expressions may use, by name."""
         return {}
+
+    # ---- ONNX (netc/backends/onnx drives these) --------------------------------------------
+    # A layer writes ONNX nodes computing its tops (`outputs`, value names) from its bottoms
+    # (`inputs`), its blobs as initializers named like the torch state_dict keys.
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        """Write the nodes computing `outputs` from `inputs`."""
+        raise BackendError(f"{self.type} has no ONNX form")
+
+    def onnx_alias(self, ctx: LayerContext) -> bool:
+        """Whether every top is the bottom itself at inference (Split, Dropout): no node."""
+        return self.torch_alias(ctx)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        """Whether axis 0 of the outputs is the inputs' batch axis, unmixed with other axes, so
+        the model may leave it symbolic (false for a Concat, Slice or flatten over axis 0)."""
+        return True
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        """How a blob starts without trained weights, as torch's default initialisation of the
+        layer's module: ("uniform", b) draws from U(-b, b), ("constant", v) fills with v.
+        `shapes` are the layer's blob shapes by name. Default: a weight and its bias are
+        U(±1/sqrt(fan_in)) (torch's Conv/Linear: kaiming_uniform with a = sqrt(5)); running
+        variances 1; everything else 0."""
+        weight = shapes.get("weight")
+        if blob in ("weight", "bias") and weight is not None and len(weight) >= 2:
+            return ("uniform", 1 / math.sqrt(max(1, math.prod(weight[1:]))))
+        if blob == "running_var":
+            return ("constant", 1.0)
+        return ("constant", 0.0)
 
     def __repr__(self) -> str:
         return f"<layer type {self.type}>"

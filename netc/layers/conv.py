@@ -11,6 +11,8 @@ from netc.layers.base import (
     Cost,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -124,6 +126,36 @@ class _ConvBase(LayerType):
                 ("groups", 1),
                 ("bias", True),
             ),
+        )
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # ONNX Conv/ConvTranspose: Caffe's weight layouts, pads begin = end (Caffe pads both
+        # sides alike), Caffe's deconvolution size s(i - 1) + d(k - 1) + 1 - 2p with no
+        # output_padding
+        axis, _, kernel, pad, stride, dilation = self.geometry(ctx, site.inputs[0])
+        if axis != 1:
+            raise BackendError(
+                f"ONNX convolutions take the channels on axis 1, not {axis}", field="axis"
+            )
+        weights = [g.param("weight")]
+        if ctx.params["bias_term"]:
+            weights.append(g.param("bias"))
+        g.node(
+            "ConvTranspose" if self.type == "Deconvolution" else "Conv",
+            [inputs[0], *weights],
+            outputs,
+            kernel_shape=kernel,
+            pads=[*pad, *pad],
+            strides=stride,
+            dilations=dilation,
+            group=int(ctx.params["group"]),
         )
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:

@@ -11,6 +11,8 @@ from netc.layers.base import (
     Cost,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -88,3 +90,46 @@ class InnerProduct(LayerType):
         # Caffe flattens every axis from `axis` on (C-order, as torch.flatten)
         axis, _, _ = self._dims(ctx, site.inputs[0])
         return arg if axis == len(site.inputs[0]) - 1 else f"torch.flatten({arg}, {axis})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # Caffe flattens every axis from `axis` on (C-order, as ONNX's Flatten). For axis 1 that
+        # is Flatten + Gemm (y = x·Wᵀ + b, Caffe's num_output × fan_in weight); for a later
+        # axis the leading axes stay: a Reshape keeping them (0 copies an axis), then MatMul.
+        shape = site.inputs[0]
+        axis, _, _ = self._dims(ctx, shape)
+        transpose = bool(ctx.params["transpose"])  # Caffe's fan_in × num_output weight
+        weight = g.param("weight")
+        bias = [g.param("bias")] if ctx.params["bias_term"] else []
+        if axis == 0:
+            raise BackendError(
+                "an InnerProduct over axis 0 mixes the batch into its features",
+                hint="ONNX export keeps the batch axis; use axis: 1",
+                field="axis",
+            )
+        x = inputs[0]
+        if axis == 1:
+            if len(shape) > 2:
+                x = g.node("Flatten", [x], axis=1)[0]
+            g.node("Gemm", [x, weight, *bias], outputs, transB=0 if transpose else 1)
+            return
+        if axis != len(shape) - 1:
+            x = g.node("Reshape", [x, g.const([0] * axis + [-1], "int64")])[0]
+        matrix = weight if transpose else g.node("Transpose", [weight], perm=[1, 0])[0]
+        if not bias:
+            g.node("MatMul", [x, matrix], outputs)
+            return
+        product = g.node("MatMul", [x, matrix])[0]
+        g.node("Add", [product, bias[0]], outputs)
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        # torch's nn.Linear: weight and bias U(±1/sqrt(fan_in)); a transposed weight is fan_in × out
+        weight = shapes["weight"]
+        fan_in = weight[0] if ctx.params["transpose"] else weight[1]
+        return ("uniform", 1 / math.sqrt(fan_in))

@@ -9,6 +9,8 @@ from netc.layers.base import (
     Cost,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -69,6 +71,19 @@ class Concat(LayerType):
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
         return f"torch.cat([{', '.join(args)}], {self._axis(ctx, len(site.inputs[0]))})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        g.node("Concat", inputs, outputs, axis=self._axis(ctx, len(site.inputs[0])))
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return self._axis(ctx, len(site.inputs[0])) != 0
 
 
 @register
@@ -143,3 +158,29 @@ class Eltwise(LayerType):
         if str(ctx.params["operation"]) != "SUM" or len(args) != 2 or any(c != 1 for c in coeff):
             return None
         return f"{args[0]} += {args[1]}"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        operation = str(ctx.params["operation"])
+        if operation in ("PROD", "MAX"):
+            op = "Mul" if operation == "PROD" else "Max"
+            if op == "Max" or len(inputs) == 2:  # Max is variadic, Mul binary
+                g.node(op, inputs, outputs)
+                return
+            acc = inputs[0]
+            for i, arg in enumerate(inputs[1:], start=1):
+                acc = g.node("Mul", [acc, arg], outputs if i == len(inputs) - 1 else None)[0]
+            return
+        # SUM with Caffe's coefficients: Σ coeff_i · x_i (a coefficient of 1 multiplies nothing)
+        coeff = [float(c) for c in ctx.params["coeff"]] or [1.0] * len(inputs)
+        terms = [
+            x if c == 1 else g.node("Mul", [x, g.const(c)])[0]
+            for c, x in zip(coeff, inputs, strict=True)
+        ]
+        g.node("Add" if len(terms) == 2 else "Sum", terms, outputs)

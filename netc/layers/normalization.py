@@ -12,6 +12,8 @@ from netc.layers.base import (
     Elementwise,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -102,6 +104,57 @@ class LRN(Elementwise):
     def torch_definitions(self) -> dict[str, str]:
         return {"LRNWithinChannel": _LRN_WITHIN}
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        p = ctx.params
+        size, alpha, beta = int(p["local_size"]), float(p["alpha"]), float(p["beta"])
+        if p["norm_region"] != "WITHIN_CHANNEL" and not site.decompose_lrn:
+            # ONNX's LRN is Caffe's ACROSS_CHANNELS: x / (bias + alpha/size · Σ x²)^beta over
+            # the size channels centred on each (zero outside)
+            g.node("LRN", inputs, outputs, size=size, alpha=alpha, beta=beta, bias=float(p["k"]))
+            return
+        x = inputs[0]
+        pad = (size - 1) // 2
+        square = g.node("Mul", [x, x])[0]
+        if p["norm_region"] != "WITHIN_CHANNEL":
+            # the same from elementary ops, as torch's LocalResponseNorm: the mean of the
+            # squares over size channels (zero-padded, divisor size) by a 3-D average pool
+            # over a channel axis made spatial
+            axis = g.const([1], "int64")
+            volume = g.node("Unsqueeze", [square, axis])[0]
+            pooled = g.node(
+                "AveragePool",
+                [volume],
+                kernel_shape=[size, 1, 1],
+                pads=[pad, 0, 0, pad, 0, 0],
+                count_include_pad=1,
+            )[0]
+            mean = g.node("Squeeze", [pooled, axis])[0]
+            scaled = g.node("Mul", [mean, g.const(alpha)])[0]
+            base = g.node("Add", [scaled, g.const(float(p["k"]))])[0]
+            factor = g.node("Pow", [base, g.const(-beta)])[0]
+            g.node("Mul", [x, factor], outputs)
+            return
+        # WITHIN_CHANNEL (lrn_layer.cpp): x · (1 + alpha/size² · Σ x² over a size×size window,
+        # zero-padded)^-beta; the average with the padding counted is that mean
+        mean = g.node(
+            "AveragePool",
+            [square],
+            kernel_shape=[size, size],
+            pads=[pad] * 4,
+            count_include_pad=1,
+        )[0]
+        scaled = g.node("Mul", [mean, g.const(alpha)])[0]
+        base = g.node("Add", [scaled, g.const(1.0)])[0]
+        factor = g.node("Pow", [base, g.const(-beta)])[0]
+        g.node("Mul", [x, factor], outputs)
+
 
 @register
 class BatchNorm(Elementwise):
@@ -191,6 +244,37 @@ class BatchNorm(Elementwise):
         # use_global_stats: true normalises with the running statistics in training too
         return ctx.params["use_global_stats"] is True
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # inference: (x - running_mean) / sqrt(running_var + eps) · γ + β, γ and β from
+        # `affine: true` or the absorbed Scale (state_dict keys `<bn>.weight`/`.bias`), else 1
+        # and 0. The running statistics are the torch module's, i.e. Caffe's sums already
+        # divided by its scale-factor blob (netc.weights does that for a .caffemodel).
+        shape = site.inputs[0]
+        if len(shape) < 2:
+            raise BackendError(f"ONNX has no BatchNormalization for a {len(shape)}-D input")
+        channels = shape[1]
+        if ctx.params["affine"] or site.absorbed is not None:
+            gamma, beta = g.param("weight"), g.param("bias")
+        else:
+            gamma, beta = g.const([1.0] * channels), g.const([0.0] * channels)
+        g.node(
+            "BatchNormalization",
+            [inputs[0], gamma, beta, g.param("running_mean"), g.param("running_var")],
+            outputs,
+            epsilon=float(ctx.params["eps"]),
+        )
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        # torch's BatchNorm: γ 1, β 0, running mean 0, running variance 1
+        return ("constant", 1.0 if blob in ("weight", "running_var") else 0.0)
+
 
 @register
 class MVN(Elementwise):
@@ -225,6 +309,40 @@ class MVN(Elementwise):
 
     def torch_definitions(self) -> dict[str, str]:
         return {"MVN": _MVN}
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # as the torch helper: x - mean over the axes; divided by sqrt(mean of the squared
+        # deviations) + eps when normalize_variance
+        ndim = len(site.inputs[0])
+        first = 1 if ctx.params["across_channels"] else 2
+        if ndim <= first:
+            raise BackendError(f"MVN of a {ndim}-D input has no axes to normalise over")
+        axes = list(range(first, ndim))
+        normalize = bool(ctx.params["normalize_variance"])
+        x = inputs[0]
+        mean = _reduce_mean(g, site.opset, x, axes)
+        if not normalize:
+            g.node("Sub", [x, mean], outputs)
+            return
+        centred = g.node("Sub", [x, mean])[0]
+        square = g.node("Mul", [centred, centred])[0]
+        deviation = g.node("Sqrt", [_reduce_mean(g, site.opset, square, axes)])[0]
+        denominator = g.node("Add", [deviation, g.const(float(ctx.params["eps"]))])[0]
+        g.node("Div", [centred, denominator], outputs)
+
+
+def _reduce_mean(g: OnnxEmitter, opset: int, x: str, axes: list[int]) -> str:
+    """ReduceMean over `axes`, kept as size 1: an attribute before opset 18, an input since."""
+    if opset < 18:
+        return g.node("ReduceMean", [x], axes=axes, keepdims=1)[0]
+    return g.node("ReduceMean", [x, g.const(axes, "int64")], keepdims=1)[0]
 
 
 _LRN_WITHIN = '''

@@ -10,6 +10,8 @@ from netc.layers.base import (
     Cost,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -161,6 +163,84 @@ class Pooling(LayerType):
 
     def torch_definitions(self) -> dict[str, str]:
         return {"CaffePool2d": _CAFFE_POOL}
+
+    # ---- ONNX -------------------------------------------------------------------------------
+    # Pads are written out, never left to ceil_mode (whose last-window rule differs between
+    # opsets and runtimes): the end pad grows by what Caffe's rounded-up last window needs
+    # beyond the input (`_extra`), and the pooling then rounds down. MAX ignores pads. AVE
+    # pools with count_include_pad (Caffe's divisor counts the padding) and, where the last
+    # window overhangs the padded input, Caffe divides by its part inside the padded input
+    # only: a constant factor k·k / count corrects those positions.
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        p = ctx.params
+        mode = str(p["pool"])
+        if mode not in ("MAX", "AVE"):
+            raise BackendError(f"ONNX has no {mode} pooling", field="pool")
+        if len(site.outputs) > 1:
+            raise BackendError(
+                "the argmax top of MAX pooling has no ONNX form", hint="drop the second top"
+            )
+        if p["global_pooling"]:
+            g.node("GlobalMaxPool" if mode == "MAX" else "GlobalAveragePool", inputs, outputs)
+            return
+        shape = site.inputs[0]
+        kernel, pad, stride = self.window(ctx, shape)
+        out = site.outputs[0][2:]
+        extra = [
+            max(0, (o - 1) * s + k - size - 2 * pd)
+            for o, size, k, pd, s in zip(out, shape[2:], kernel, pad, stride, strict=True)
+        ]
+        begin, end = list(pad), [pd + e for pd, e in zip(pad, extra, strict=True)]
+        x = inputs[0]
+        if any(e >= k for e, k in zip(end, kernel, strict=True)):
+            # runtimes refuse a pad as large as the kernel: pad explicitly (MAX with Caffe's
+            # -FLT_MAX start, AVE with zeros), then pool the padded input
+            low = -3.4028234663852886e38 if mode == "MAX" else 0.0
+            widths = g.const([0, 0, *begin, 0, 0, *end], "int64")
+            x = g.node("Pad", [x, widths, g.const(low)], mode="constant")[0]
+            begin, end = [0, 0], [0, 0]
+        pads = [*begin, *end]
+        if mode == "MAX":
+            g.node("MaxPool", [x], outputs, kernel_shape=kernel, strides=stride, pads=pads)
+            return
+        done = None if any(extra) else outputs
+        pooled = g.node(
+            "AveragePool",
+            [x],
+            done,
+            kernel_shape=kernel,
+            strides=stride,
+            pads=pads,
+            count_include_pad=1,
+        )[0]
+        if done is not None:
+            return
+        factors = _caffe_divisor_factors(shape[2:], kernel, pad, stride, out)
+        g.node("Mul", [pooled, g.const_array(factors, tuple(out))], outputs)
+
+
+def _caffe_divisor_factors(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    pad: Sequence[int],
+    stride: Sequence[int],
+    out: Sequence[int],
+) -> list[float]:
+    """Per output position, k_h·k_w / Caffe's divisor: the window clipped to the padded input
+    (pooling_layer.cpp: `hend = min(hstart + kernel_h, height + pad_h)`)."""
+    counts: list[list[int]] = []
+    for size, k, pd, s, o in zip(sizes, kernel, pad, stride, out, strict=True):
+        counts.append([min(i * s - pd + k, size + pd) - (i * s - pd) for i in range(o)])
+    area = math.prod(kernel)
+    return [area / (ch * cw) for ch in counts[0] for cw in counts[1]]
 
 
 def _collapse(values: list[int]) -> int | tuple[int, ...]:

@@ -7,8 +7,11 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
+    BackendError,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Shape,
     ShapeError,
     TorchSite,
@@ -48,6 +51,28 @@ class Flatten(LayerType):
         if end == ndim - 1:
             return f"torch.flatten({args[0]}, {start})"
         return f"torch.flatten({args[0]}, {start}, {end})"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # ONNX's Flatten always gives 2-D: Caffe's axis 1 to the end is exactly it; otherwise a
+        # Reshape keeping the leading axes (0 copies) and naming the trailing ones
+        shape = site.inputs[0]
+        start = canonical_axis(int(ctx.params["axis"]), len(shape))
+        end = canonical_axis(int(ctx.params["end_axis"]), len(shape), "end_axis")
+        if start == 1 and end == len(shape) - 1:
+            g.node("Flatten", inputs, outputs, axis=1)
+            return
+        target = [0] * start + [-1] + [int(d) for d in shape[end + 1 :]]
+        g.node("Reshape", [inputs[0], g.const(target, "int64")], outputs)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return canonical_axis(int(ctx.params["axis"]), len(site.inputs[0])) != 0
 
     def torch_view(self, ctx: LayerContext) -> bool:
         return True
@@ -136,6 +161,38 @@ class Reshape(LayerType):
         terms += [f"{x}.shape[{i}]" for i in range(end, ndim)]
         return f"{x}.reshape({', '.join(terms)})" if terms else f"{x}.reshape([])"
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # ONNX's 0 copies the input axis at the same position, as Caffe's does for the axes
+        # from `axis` on; leading axes are copied (0) and trailing ones named, so a batch axis
+        # left outside the reshaped range stays symbolic
+        shape, out = site.inputs[0], site.outputs[0]
+        start, end, dims = self._range(ctx, shape)
+        target = [0] * start + dims + [int(d) for d in out[start + len(dims) :]]
+        if len(target) != len(out) or end < start:
+            raise BackendError("a Reshape with these axes has no ONNX form")
+        g.node("Reshape", [inputs[0], g.const(target, "int64")], outputs)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        start, _, dims = self._range(ctx, site.inputs[0])
+        return start > 0 or (bool(dims) and dims[0] == 0)
+
+    def _range(self, ctx: LayerContext, shape: Shape) -> tuple[int, int, list[int]]:
+        """(first reshaped axis, end of the reshaped range, the target dims)."""
+        p = ctx.params
+        target = p["shape"]
+        dims = [int(d) for d in (target["dim"] if target is not None else [])]
+        axis, num_axes = int(p["axis"]), int(p["num_axes"])
+        start = axis if axis >= 0 else len(shape) + axis + 1
+        end = len(shape) if num_axes == -1 else start + num_axes
+        return start, end, dims
+
     def torch_view(self, ctx: LayerContext) -> bool:
         return True
 
@@ -198,6 +255,29 @@ class Slice(LayerType):
         sizes = ", ".join(str(o[axis]) for o in site.outputs)
         split = f"torch.split({args[0]}, [{sizes}], {axis})"
         return split if len(site.outputs) > 1 else f"{split}[0]"
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        axis = self._axis(ctx, len(site.inputs[0]))
+        if len(outputs) == 1:
+            g.node("Identity", inputs, outputs)
+            return
+        sizes = g.const([int(o[axis]) for o in site.outputs], "int64")
+        g.node("Split", [inputs[0], sizes], outputs, axis=axis)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return self._axis(ctx, len(site.inputs[0])) != 0
+
+    def _axis(self, ctx: LayerContext, ndim: int) -> int:
+        p = ctx.params
+        raw = int(p["slice_dim"]) if p.has("slice_dim") and not p.has("axis") else int(p["axis"])
+        return canonical_axis(raw, ndim)
 
     def torch_view(self, ctx: LayerContext) -> bool:
         return True

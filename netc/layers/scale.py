@@ -10,6 +10,8 @@ from netc.layers.base import (
     Cost,
     LayerContext,
     LayerType,
+    OnnxEmitter,
+    OnnxSite,
     Saved,
     Shape,
     ShapeError,
@@ -30,6 +32,26 @@ def _trailing(ctx: LayerContext, site: TorchSite) -> tuple[Shape, int]:
 def _broadcast(arg: str, trailing: int) -> str:
     """A second bottom spanning axes from `axis`, with size-1 axes after it: gate[..., None, None]."""
     return f"{arg}[..., {', '.join(['None'] * trailing)}]" if trailing else arg
+
+
+def _onnx_operand(
+    ctx: LayerContext, site: OnnxSite, g: OnnxEmitter, inputs: Sequence[str]
+) -> tuple[Shape, int, str | None]:
+    """(operand shape, trailing axes, the second bottom shaped to broadcast against the first or
+    None): ONNX broadcasts from the right, so the operand gains `trailing` axes of size 1."""
+    axis, operand = _operand_shape(ctx, site.inputs)
+    trailing = len(site.inputs[0]) - axis - len(operand)
+    if len(inputs) < 2:
+        return operand, trailing, None
+    if not trailing:
+        return operand, trailing, inputs[1]
+    axes = g.const(list(range(len(operand), len(operand) + trailing)), "int64")
+    return operand, trailing, g.node("Unsqueeze", [inputs[1], axes])[0]
+
+
+def _learned_batch(ctx: LayerContext, site: OnnxSite) -> bool:
+    """Whether a learned operand spans the batch axis (one bottom, axis 0): its size is fixed."""
+    return len(site.inputs) == 1 and _operand_shape(ctx, site.inputs)[0] == 0
 
 
 def _operand_shape(ctx: LayerContext, inputs: Sequence[Shape]) -> tuple[int, Shape]:
@@ -126,6 +148,30 @@ class Scale(LayerType):
     def torch_definitions(self) -> dict[str, str]:
         return {"Scale": _SCALE, "Bias": _BIAS}
 
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # x · factor (a learned blob, or the second bottom: an SE gate) [+ a learned bias]
+        operand, trailing, other = _onnx_operand(ctx, site, g, inputs)
+        view = (*operand, *([1] * trailing))
+        factor = other if other is not None else g.param("weight", view)
+        if not ctx.params["bias_term"]:
+            g.node("Mul", [inputs[0], factor], outputs)
+            return
+        product = g.node("Mul", [inputs[0], factor])[0]
+        g.node("Add", [product, g.param("bias", view)], outputs)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return not _learned_batch(ctx, site)
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        return ("constant", 1.0 if blob == "weight" else 0.0)  # the torch helper's ones, zeros
+
 
 @register
 class Bias(LayerType):
@@ -167,6 +213,26 @@ class Bias(LayerType):
 
     def torch_definitions(self) -> dict[str, str]:
         return {"Bias": _BIAS}
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        # x + bias (learned: per channel, or per position as AlphaGo's 1×19×19; or the second
+        # bottom)
+        operand, trailing, other = _onnx_operand(ctx, site, g, inputs)
+        bias = other if other is not None else g.param("bias", (*operand, *([1] * trailing)))
+        g.node("Add", [inputs[0], bias], outputs)
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return not _learned_batch(ctx, site)
+
+    def initial(self, ctx: LayerContext, blob: str, shapes: dict[str, Shape]) -> tuple[str, float]:
+        return ("constant", 0.0)  # the torch helper's zeros
 
 
 _SCALE = '''
