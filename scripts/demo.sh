@@ -17,6 +17,7 @@ OUT="${OUT:-out}"
 if [[ -z "${NETC:-}" ]]; then
     if [[ -x .venv/bin/netc ]]; then NETC=.venv/bin/netc; else NETC=netc; fi
 fi
+if [[ -x .venv/bin/python ]]; then PY=.venv/bin/python; else PY=python3; fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 
 SPECS=(specs/*.net)
@@ -111,6 +112,28 @@ build_torch_zoo() {
     ((ok == total))
 }
 
+# ONNX models (seeded weights) of the networks under 50M parameters (from the analyze step's
+# JSON): out/build/NAME.onnx. The VGGs' and AlexNets' 0.2-0.6 GB files are left out of a demo.
+ONNX_MAX_PARAMS=50000000
+build_onnx_zoo() {
+    local dir="$OUT/build" f name params ok=0 total=0 skipped=0
+    mkdir -p "$dir"
+    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
+        name="$(basename "${f%.*}")"
+        params="$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["totals"]["params"])' \
+            "$OUT/analyze/$name.json" 2>/dev/null || echo 0)"
+        if ((params == 0 || params > ONNX_MAX_PARAMS)); then skipped=$((skipped + 1)); continue; fi
+        total=$((total + 1))
+        if "$NETC" build "$f" --target onnx -o "$dir/$name.onnx"; then
+            ok=$((ok + 1))
+        else
+            echo "  $f: onnx build failed" >&2
+        fi
+    done
+    NOTE="$ok of $total networks as ONNX in $dir/ ($skipped over 50M parameters skipped)"
+    ((ok == total))
+}
+
 T0=$SECONDS
 # ---------------------------------------------------------------------------------------------
 # The steps, one line each.
@@ -120,6 +143,7 @@ step check-converted  "$NETC" check "${CONVERTED[@]}"
 step analyze          analyze_zoo
 step render           render_zoo
 step build-torch      build_torch_zoo
+step build-onnx       build_onnx_zoo
 # ---------------------------------------------------------------------------------------------
 
 echo
