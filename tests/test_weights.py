@@ -533,6 +533,25 @@ def test_a_derived_spec_keeps_its_replaced_head(tmp_path: Path, zoo_dir: Path) -
     torch.testing.assert_close(model.ip2.weight, before, rtol=0, atol=0)
 
 
+def test_a_chain_of_derived_specs_counts_every_new_layer(tmp_path: Path, zoo_dir: Path) -> None:
+    """A extends B extends lenet: the head B adds is new in A too (not required of the weights)."""
+    (tmp_path / "lenet.net").write_text((ROOT / "specs/lenet.net").read_text())
+    (tmp_path / "b.net").write_text(
+        'extends "lenet.net"\n'
+        'replace "ip2" { layer { name: "head" type: "InnerProduct" num_output: 4 } }\n'
+    )
+    (tmp_path / "a.net").write_text('extends "b.net"\nfreeze "conv1" .. "ip1"\n')
+    graph = netc.load(tmp_path / "a.net")
+    assert {t.node for t in targets(graph).by_key.values() if t.derived} == {"head"}
+    report = load_into(
+        graph.to_torch(), zoo_dir / "weights/caffe-lenet-mnist/lenet_iter_10000.caffemodel", graph
+    )  # strict: everything of the root base loads, the head keeps its initialisation
+    assert report.missing == {
+        "head.weight": "new or replaced in the derived spec",
+        "head.bias": "new or replaced in the derived spec",
+    }
+
+
 def test_the_lenet_digits_recipe_loads_the_caffe_weights(zoo_dir: Path) -> None:
     graph = netc.load(ROOT / "specs/transfer/lenet_digits.net")
     report = load_into(

@@ -76,8 +76,10 @@ def targets(graph: Graph) -> Targets:
 
 def derived_layers(graph: Graph) -> set[str]:
     """Layers a derived spec (`extends "base.net"` as its first statement) adds or replaces:
-    those whose name the base lacks or whose declaration is not the base's. Empty for a spec
-    that extends nothing, so there every layer's weights are required and shape-checked."""
+    those whose name the root base lacks or whose declaration is not the root base's. The root
+    base is the end of the `extends` chain (A extends B extends C: C), so a head that B adds
+    counts as derived in A too. Empty for a spec that extends nothing, so there every layer's
+    weights are required and shape-checked."""
     from netc.lang import ast
     from netc.lang.evaluate import Scope, evaluate
     from netc.lang.expand import Expander, confined_loader
@@ -85,17 +87,25 @@ def derived_layers(graph: Graph) -> set[str]:
 
     if not graph.sources:
         return set()
-    top = graph.sources[0]
+    loader = confined_loader()
+    source = graph.sources[0]
+    chain = 0
     try:
-        items = parse(top).items
-        if not items or not isinstance(items[0], ast.Extends):
+        while True:
+            items = parse(source).items
+            if not items or not isinstance(items[0], ast.Extends):
+                break
+            path = evaluate(items[0].path, Scope())
+            if not isinstance(path, str):
+                return set()
+            source = loader(path, items[0].path.span, source)
+            chain += 1
+            if chain > 64:  # the expander bounds the chain; this guards the loop alone
+                return set()
+        if chain == 0:
             return set()
-        path = evaluate(items[0].path, Scope())
-        if not isinstance(path, str):
-            return set()
-        loader = confined_loader()
-        base = Expander(loader).run(parse(loader(path, items[0].path.span, top)))
-    except NetcError:  # the graph compiled, so its base does too; be safe all the same
+        base = Expander(loader).run(parse(source))
+    except NetcError:  # the graph compiled, so its bases do too; be safe all the same
         return set()
     spans: dict[str, Span] = {decl.name: decl.span for decl in base.layers}
     return {n.name for n in graph.nodes if n.name not in spans or spans[n.name] != n.span}
