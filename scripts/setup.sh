@@ -6,7 +6,7 @@
 #   NETC_WITH_TORCH=0   skip PyTorch (default 1: the pinned CPU wheel below, before the project;
 #                       the torch backend's tests need it)
 #   NETC_WITH_ONNX=0    skip onnx + onnxruntime (default 1: the ONNX backend's tests need them)
-#   NETC_WITH_TRAIN=0   skip numpy, safetensors, scikit-learn (default 1: `netc train` and the
+#   NETC_WITH_TRAIN=0   skip numpy, safetensors, scikit-learn, Pillow (default 1: `netc train` and the
 #                       transfer tests need them)
 #   NETC_WITH_BROWSER=0 skip Debian's chromium + chromedriver (default 1: the `netc serve`
 #                       browser test needs them)

