@@ -602,8 +602,13 @@ def test_reading_caffe_weights_imports_no_torch(zoo_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
-def test_bfloat16_weights_are_widened(tmp_path: Path, suffix: str) -> None:
-    """numpy has no bfloat16; values that bf16 holds exactly (k/8) must come back exactly."""
+@pytest.mark.parametrize("ml_dtypes_first", [False, True])
+def test_bfloat16_weights_are_widened(tmp_path: Path, suffix: str, ml_dtypes_first: bool) -> None:
+    """numpy has no bfloat16 (unless ml_dtypes, which onnx imports, adds one); values that bf16
+    holds exactly (k/8) must come back exactly, as float32, either way."""
+    if ml_dtypes_first:
+        import ml_dtypes  # noqa: F401  (registers numpy's bfloat16 for the rest of the process)
+
     graph = netc.load(
         'input: "x" input_shape { dim: 1 dim: 2 }\nlayer { name: "fc" type: "InnerProduct" num_output: 3 }'
     )

@@ -67,11 +67,16 @@ def read_flat(path: Path) -> Arrays:
             ) from None
 
         try:
-            return dict(load_file(str(path)))
+            arrays = dict(load_file(str(path)))
         except TypeError:  # numpy has no bfloat16: widen those tensors to float32 ourselves
             return _safetensors_bf16(path)
         except (SafetensorError, OSError, ValueError) as exc:
             raise NetcError.single(f"{path}: not a safetensors file ({exc})") from None
+        # once ml_dtypes is imported (onnx does), numpy knows bfloat16 and safetensors returns
+        # it: widen it all the same, so the result never depends on what was imported before
+        return {
+            k: v.astype(np.float32) if v.dtype.name == "bfloat16" else v for k, v in arrays.items()
+        }
     if kind == "npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
