@@ -12,8 +12,9 @@ Two generated networks per size N (N layers after expansion, on a 1×8×16×16 i
 The default netc.lang.limits (80,000 tokens, 50,000 layers, 250,000 expansion steps) guard
 against hostile input; they are raised here (`Limits(...)` passed to parse and expand).
 
-Each stage is timed on its own (time.perf_counter, garbage collector on, as a user has it):
-parse (text -> AST), expand (templates, loops, implicit names -> layer list), build (IR and shape
+Each stage is timed on its own (time.perf_counter), with the garbage collector as `netc.load`
+and analyze have it (paused while they allocate objects that all stay alive): parse (text -> AST, Lark itself: not through the parse cache of netc/lang/parser.py,
+which would make repeats unpickle), expand (templates, loops, implicit names -> layer list), build (IR and shape
 check: netc.ir.build) and analyze (netc.analysis.core.analyze: params, MACs, FLOPs, memory,
 receptive fields). Each shape and size runs in its own process under a memory cap (--memory,
 default 8 GiB, so a runaway stage ends in MemoryError instead of the OOM killer on a shared
@@ -28,6 +29,7 @@ measured size to the largest. --profile then runs cProfile over that largest siz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
@@ -49,7 +51,8 @@ from netc.diagnostics import Source  # noqa: E402
 from netc.ir.build import BuildOptions, build  # noqa: E402
 from netc.lang.expand import Expander, confined_loader  # noqa: E402
 from netc.lang.limits import Limits  # noqa: E402
-from netc.lang.parser import parse  # noqa: E402
+from netc.lang.syntax import parse  # noqa: E402
+from netc.util.collector import collector_paused  # noqa: E402
 
 STAGES = ("parse", "expand", "build", "analyze")
 HEADER = 'name: "scaling"\ninput: "data"\ninput_shape { dim: 1 dim: 8 dim: 16 dim: 16 }\n'
@@ -108,10 +111,13 @@ def run_stages(
     for stage, step in steps:
         progress["stage"] = stage
         profiler = (profilers or {}).get(stage)
+        # as netc.load and analyze have it: the collector paused (analyze pauses it itself)
+        paused = collector_paused() if stage != "analyze" else contextlib.nullcontext()
         start = time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        value = step(value)
+        with paused:
+            value = step(value)
         if profiler is not None:
             profiler.disable()
         times[stage] = time.perf_counter() - start
@@ -200,7 +206,7 @@ def main() -> int:
     print(
         f"python {sys.version.split()[0]}, netc from {REPO_ROOT}; each size in its own process "
         f"(cap {opts.memory:g} GiB, {timeout:.0f} s), fastest of 5/3/1 runs, "
-        f"gc {'off' if opts.no_gc else 'on'}"
+        f"gc {'off' if opts.no_gc else 'as netc.load has it'}"
     )
     failures: list[str] = []
     for shape in shapes:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from netc.diagnostics import NetcError, Source
@@ -16,6 +13,7 @@ from netc.lang.expand import Expander, NetDecl, confined_loader
 from netc.lang.limits import DEFAULT_LIMITS, Limits
 from netc.lang.parser import parse
 from netc.layers.base import Shape
+from netc.util.collector import collector_paused
 
 
 def read_source(path: str | os.PathLike[str]) -> Source:
@@ -87,7 +85,7 @@ def load(
 ) -> Graph:
     """Parse, expand and shape-check a network: a path, or the text of a spec. `batch` and
     `input_size` (H, W) resize every input; `input_shapes` sets named inputs' shapes."""
-    with _collector_paused():  # a graph is many small objects, none of them garbage yet
+    with collector_paused():
         net = expand(spec, limits)
         options = BuildOptions(
             phase=phase.upper(),
@@ -97,14 +95,3 @@ def load(
             input_size=input_size,
         )
         return build(net, options)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from netc.ir.fusion import absorptions
 from netc.ir.graph import Graph, Node
 from netc.layers.base import COUNTING, LayerContext, Shape, Window
+from netc.util.collector import collector_paused
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 OPTIMIZER_STATE = {
@@ -188,6 +189,13 @@ def analyze(
     counting: str = "netc",
     optimizer: str = "sgd-momentum",
 ) -> Analysis:
+    """Every layer's and the whole network's shapes, parameters, costs, memory and receptive
+    fields, by the conventions of docs/conventions.md."""
+    with collector_paused():
+        return _analyze(graph, dtype=dtype, counting=counting, optimizer=optimizer)
+
+
+def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Analysis:
     if dtype not in DTYPE_BYTES:
         raise ValueError(f"dtype {dtype!r}: expected one of {', '.join(DTYPE_BYTES)}")
     if counting not in COUNTING:

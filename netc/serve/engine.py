@@ -11,14 +11,12 @@ when it is still being built) instead of compiling the spec twice.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -27,6 +25,7 @@ from netc.diagnostics import Diagnostic, NetcError, Source
 from netc.ir.graph import Graph, Node
 from netc.lang.limits import DEFAULT_LIMITS, Limits
 from netc.render.dot import Unit
+from netc.util.collector import collector_paused
 
 PHASES = ("TEST", "TRAIN")
 DTYPES = ("fp32", "fp16", "bf16")
@@ -189,18 +188,6 @@ class Memo(Generic[K, V]):
         return future.result()
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A graph is many small objects, none of them garbage yet (as netc.api.load does)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 # ---- the engine ---------------------------------------------------------------------------
 
 
@@ -234,7 +221,7 @@ class Engine:
 
         # Lark directly, not netc.lang.parser's on-disk cache: every keystroke is a new text,
         # and writing each one to disk would only evict the command line's entries
-        with _collector_paused():
+        with collector_paused():
             tree = parse(Source(spec.name, spec.text), self.limits)
             # imports resolve below the spec's own folder, whatever the server's cwd
             net = Expander(confined_loader(spec.folder), self.limits).run(tree)
