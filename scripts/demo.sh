@@ -112,9 +112,9 @@ build_torch_zoo() {
     ((ok == total))
 }
 
-# ONNX models (seeded weights) of the networks under 50M parameters (from the analyze step's
+# ONNX models (seeded weights) of the networks under 30M parameters (from the analyze step's
 # JSON): out/build/NAME.onnx. The VGGs' and AlexNets' 0.2-0.6 GB files are left out of a demo.
-ONNX_MAX_PARAMS=50000000
+ONNX_MAX_PARAMS=30000000
 build_onnx_zoo() {
     local dir="$OUT/build" f name params ok=0 total=0 skipped=0
     mkdir -p "$dir"
@@ -130,7 +130,7 @@ build_onnx_zoo() {
             echo "  $f: onnx build failed" >&2
         fi
     done
-    NOTE="$ok of $total networks as ONNX in $dir/ ($skipped over 50M parameters skipped)"
+    NOTE="$ok of $total networks as ONNX in $dir/ ($skipped over 30M parameters skipped)"
     ((ok == total))
 }
 
