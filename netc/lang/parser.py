@@ -88,14 +88,16 @@ def _key(source: Source, limits: Limits) -> str:
 
 
 def _parser_code_digest() -> str:
-    """netc's version and the code that decides a tree: the grammar, syntax.py and ast.py."""
+    """netc's version and the code that decides a tree: the grammar, the parser, the node
+    classes and the spans they hold."""
     global _code_digest
     if _code_digest is None:
         import netc  # the package is initialised by the time anything is parsed
 
         digest = hashlib.sha256(netc.__version__.encode())
         here = Path(__file__).resolve().parent
-        for path in (here / "syntax.py", here / "ast.py", _grammar_path(here)):
+        sources = (here / "syntax.py", here / "ast.py", here.parent / "diagnostics.py")
+        for path in (*sources, _grammar_path(here)):
             try:
                 digest.update(path.read_bytes())
             except OSError:
