@@ -389,6 +389,21 @@ def test_imports_resolve_below_the_specs_folder_only(live: Live) -> None:
     assert "cannot find" in cwd_only.json()["diagnostics"][0]["message"]
 
 
+def test_imports_may_go_up_within_the_root_only(live: Live) -> None:
+    # a recipe of the zoo extends its base one folder up: inside the zoo root, so allowed
+    recipe = (SPECS / "transfer" / "lenet_digits.net").read_text()
+    ok = live.post(
+        "/api/analyze", {"text": recipe, "path": "transfer/lenet_digits.net", "root": "zoo"}
+    )
+    assert ok.status == 200, ok.body
+    assert ok.json()["analysis"]["totals"]["frozen"] == 426_070  # conv1 .. ip1 of LeNet
+    derived = 'extends "../lenet.net"\n'
+    assert live.post("/api/analyze", {"text": derived, "path": "sub/r.net"}).status == 200
+    above = live.post("/api/analyze", {"text": 'extends "../../lenet.net"\n', "path": "sub/r.net"})
+    assert above.status == 422, above.body
+    assert "leaves" in above.json()["diagnostics"][0]["message"]
+
+
 def test_render_gives_svg_and_the_node_map(live: Live) -> None:
     require_dot()
     text = (SPECS / "resnet18.net").read_text()

@@ -773,10 +773,11 @@ def project_root(folder: Path) -> Path:
     return folder
 
 
-def confined_loader(root_override: Path | None = None) -> Loader:
+def confined_loader(base: Path | None = None, boundary: Path | None = None) -> Loader:
     """Imports resolve against the importing file's folder and stay inside its project: the
     nearest folder above it with a netc.toml, pyproject.toml or .git, else the importing file's
-    own folder. `root_override` is both the folder and the boundary (for text without a file)."""
+    own folder. `base` is the folder of a top-level text whose name is not a path (a string, a
+    file shown by `netc serve`), and `boundary` a fixed project folder instead of the markers."""
 
     def load(path: str, span: Span, importer: Source) -> Source:
         pure = PurePosixPath(path.replace("\\", "/"))
@@ -786,12 +787,14 @@ def confined_loader(root_override: Path | None = None) -> Loader:
                 span,
                 "imports are relative to the importing file's folder and stay inside its project",
             )
-        folder = root_override or (
-            Path(importer.name).resolve().parent
-            if not importer.name.startswith("<")
-            else Path.cwd()
-        )
-        root = (root_override or project_root(folder)).resolve()
+        name = Path(importer.name)
+        if base is not None and not name.is_absolute():  # imported files have absolute names
+            folder = base
+        elif importer.name.startswith("<"):
+            folder = Path.cwd()
+        else:
+            folder = name.resolve().parent
+        root = (boundary or project_root(folder)).resolve()
         target = (folder / Path(*pure.parts)).resolve()
         if not target.is_relative_to(root):
             if ".." not in pure.parts:

@@ -63,18 +63,27 @@ class ApiError(Exception):
 @dataclass(frozen=True)
 class Spec:
     """A spec to compile: its text, the name its diagnostics carry, the folder its imports
-    resolve below, and the options that change its shapes."""
+    resolve in, the folder they may not leave, and the options that change its shapes."""
 
     text: str
     name: str
     folder: Path
+    boundary: Path
     phase: str = "TEST"
     batch: int | None = None
     input_size: tuple[int, int] | None = None
 
     def key(self) -> tuple[object, ...]:
         digest = hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
-        return (digest, self.name, str(self.folder), self.phase, self.batch, self.input_size)
+        return (
+            digest,
+            self.name,
+            str(self.folder),
+            str(self.boundary),
+            self.phase,
+            self.batch,
+            self.input_size,
+        )
 
 
 # ---- request fields -----------------------------------------------------------------------
@@ -137,7 +146,7 @@ def depth_of(value: object) -> int | str:
     return value
 
 
-def spec_of(body: dict[str, Any], name: str, folder: Path) -> Spec:
+def spec_of(body: dict[str, Any], name: str, folder: Path, boundary: Path) -> Spec:
     text = body.get("text")
     if not isinstance(text, str):
         raise ApiError(400, "text: the spec's text is required (a string)")
@@ -145,6 +154,7 @@ def spec_of(body: dict[str, Any], name: str, folder: Path) -> Spec:
         text=text,
         name=name,
         folder=folder,
+        boundary=boundary,
         phase=_choice(body, "phase", PHASES, "TEST"),
         batch=_int(body, "batch", 1, MAX_BATCH),
         input_size=input_size_of(body.get("input_size")),
@@ -223,8 +233,8 @@ class Engine:
         # and writing each one to disk would only evict the command line's entries
         with collector_paused():
             tree = parse(Source(spec.name, spec.text), self.limits)
-            # imports resolve below the spec's own folder, whatever the server's cwd
-            net = Expander(confined_loader(spec.folder), self.limits).run(tree)
+            # imports resolve beside the spec and stay inside its root, whatever the server's cwd
+            net = Expander(confined_loader(spec.folder, spec.boundary), self.limits).run(tree)
             return build(
                 net, BuildOptions(phase=spec.phase, batch=spec.batch, input_size=spec.input_size)
             )

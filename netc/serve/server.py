@@ -369,7 +369,7 @@ class Handler(BaseHTTPRequestHandler):
     def _spec_and_body(self) -> tuple[Any, dict[str, Any]]:
         body = self._body()
         ws = self.app.workspace
-        name, folder = "<spec>", ws.folder
+        name, folder, boundary = "<spec>", ws.folder, ws.folder
         path = body.get("path")
         if path is not None:
             # a file of the workspace: diagnostics carry its name, imports resolve beside it
@@ -379,8 +379,8 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(root, str):
                 raise ApiError(400, "root: expected a string")
             real = ws.resolve(root, path, must_exist=False)
-            name, folder = path, real.parent
-        return spec_of(body, name, folder), body
+            name, folder, boundary = path, real.parent, ws.roots[root].path
+        return spec_of(body, name, folder, boundary), body
 
     def _compute(self, work: Callable[[], None]) -> None:
         if not self.app.slots.acquire(timeout=30):
