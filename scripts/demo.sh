@@ -63,54 +63,28 @@ convert_zoo() {
     ((ok == ${#CAFFE[@]}))
 }
 
-# every network analysed: out/analyze/NAME.json (the JSON report) and one summary line each
-analyze_zoo() {
-    local dir="$OUT/analyze" f name ok=0 total=0
+# `each_network VERB FOLDER EXT COMMAND...` runs `COMMAND FILE out/FOLDER/NAME.EXT` for every
+# network; NOTE counts how many succeeded.
+each_network() {
+    local verb="$1" dir="$OUT/$2" ext="$3" f name ok=0 total=0
+    shift 3
     mkdir -p "$dir"
     for f in "${SPECS[@]}" "${CAFFE[@]}"; do
         name="$(basename "${f%.*}")"
         total=$((total + 1))
-        if "$NETC" analyze "$f" --format json >"$dir/$name.json" \
-            && "$NETC" analyze "$f" --top 0 >"$dir/$name.txt"; then
-            ok=$((ok + 1))
-            tail -n 4 "$dir/$name.txt" | head -n 2 | sed "s|^|  $name: |"
-        else
-            echo "  $f: analysis failed" >&2
-        fi
+        if "$@" "$f" "$dir/$name.$ext"; then ok=$((ok + 1)); else echo "  $f: not $verb" >&2; fi
     done
-    NOTE="$ok of $total networks analysed into $dir/"
+    NOTE="$ok of $total networks $verb into $dir/"
     ((ok == total))
 }
-
-# every network drawn: out/render/NAME.svg
-render_zoo() {
-    local dir="$OUT/render" f name ok=0 total=0
-    mkdir -p "$dir"
-    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
-        name="$(basename "${f%.*}")"
-        total=$((total + 1))
-        if "$NETC" render "$f" -o "$dir/$name.svg"; then ok=$((ok + 1)); else echo "  $f: drawing failed" >&2; fi
-    done
-    NOTE="$ok of $total networks drawn into $dir/"
-    ((ok == total))
+# out/analyze/NAME.json (the JSON report) and NAME.txt (the totals), two of its lines shown
+analyze_one() {
+    local base="${2%.json}"
+    "$NETC" analyze "$1" --format json >"$2" && "$NETC" analyze "$1" --top 0 >"$base.txt" \
+        && tail -n 4 "$base.txt" | head -n 2 | sed "s|^|  $(basename "$base"): |"
 }
-
-# every network as PyTorch source: out/build/NAME.py
-build_torch_zoo() {
-    local dir="$OUT/build" f name ok=0 total=0
-    mkdir -p "$dir"
-    for f in "${SPECS[@]}" "${CAFFE[@]}"; do
-        name="$(basename "${f%.*}")"
-        total=$((total + 1))
-        if "$NETC" build "$f" --target torch -o "$dir/$name.py"; then
-            ok=$((ok + 1))
-        else
-            echo "  $f: torch build failed" >&2
-        fi
-    done
-    NOTE="$ok of $total networks generated as PyTorch modules in $dir/"
-    ((ok == total))
-}
+draw() { "$NETC" render "$1" -o "$2"; }                     # out/render/NAME.svg
+build_torch() { "$NETC" build "$1" --target torch -o "$2"; } # out/build/NAME.py
 
 # ONNX models (seeded weights) of the networks under 30M parameters (from the analyze step's
 # JSON): out/build/NAME.onnx. The VGGs' and AlexNets' 0.2-0.6 GB files are left out of a demo.
@@ -140,9 +114,9 @@ T0=$SECONDS
 step check            "$NETC" check "${SPECS[@]}" "${CAFFE[@]}"
 step convert          convert_zoo
 step check-converted  "$NETC" check "${CONVERTED[@]}"
-step analyze          analyze_zoo
-step render           render_zoo
-step build-torch      build_torch_zoo
+step analyze          each_network analysed analyze json analyze_one
+step render           each_network drawn render svg draw
+step build-torch      each_network "generated as PyTorch modules" build py build_torch
 step build-onnx       build_onnx_zoo
 # ---------------------------------------------------------------------------------------------
 

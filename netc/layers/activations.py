@@ -133,19 +133,10 @@ class Sigmoid(Elementwise):
     flops_per_element = 4  # negate, exp, add, divide
 
     keeps = ("output",)  # for backward (torch)
+    onnx_op = "Sigmoid"
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Sigmoid")
-
-    def onnx_emit(
-        self,
-        ctx: LayerContext,
-        site: OnnxSite,
-        g: OnnxEmitter,
-        inputs: Sequence[str],
-        outputs: Sequence[str],
-    ) -> None:
-        g.node("Sigmoid", inputs, outputs)
 
 
 @register
@@ -157,19 +148,10 @@ class TanH(Elementwise):
     flops_per_element = 1  # tanh
 
     keeps = ("output",)  # for backward (torch)
+    onnx_op = "Tanh"
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         return TorchModule("nn.Tanh")
-
-    def onnx_emit(
-        self,
-        ctx: LayerContext,
-        site: OnnxSite,
-        g: OnnxEmitter,
-        inputs: Sequence[str],
-        outputs: Sequence[str],
-    ) -> None:
-        g.node("Tanh", inputs, outputs)
 
 
 @register
@@ -206,21 +188,12 @@ class AbsVal(Elementwise):
     flops_per_element = 1
 
     keeps = ("input",)  # for backward (torch)
+    onnx_op = "Abs"
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
         return f"torch.abs({args[0]})"
-
-    def onnx_emit(
-        self,
-        ctx: LayerContext,
-        site: OnnxSite,
-        g: OnnxEmitter,
-        inputs: Sequence[str],
-        outputs: Sequence[str],
-    ) -> None:
-        g.node("Abs", inputs, outputs)
 
 
 @register
@@ -230,21 +203,12 @@ class BNLL(Elementwise):
     flops_per_element = 3  # log(1 + exp(x)): exp, add, log
 
     keeps = ("input",)  # for backward (torch)
+    onnx_op = "Softplus"  # log(1 + exp(x))
 
     def torch_forward(
         self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
     ) -> str:
         return f"F.softplus({args[0]})"  # log(1 + exp(x))
-
-    def onnx_emit(
-        self,
-        ctx: LayerContext,
-        site: OnnxSite,
-        g: OnnxEmitter,
-        inputs: Sequence[str],
-        outputs: Sequence[str],
-    ) -> None:
-        g.node("Softplus", inputs, outputs)  # log(1 + exp(x))
 
 
 @register

@@ -348,6 +348,9 @@ class LayerType:
     # A layer writes ONNX nodes computing its tops (`outputs`, value names) from its bottoms
     # (`inputs`), its blobs as initializers named like the torch state_dict keys.
 
+    # a layer that is one ONNX operator without attributes (Sigmoid, TanH, ...) names it here
+    onnx_op: str | None = None
+
     def onnx_emit(
         self,
         ctx: LayerContext,
@@ -357,7 +360,9 @@ class LayerType:
         outputs: Sequence[str],
     ) -> None:
         """Write the nodes computing `outputs` from `inputs`."""
-        raise BackendError(f"{self.type} has no ONNX form")
+        if self.onnx_op is None:
+            raise BackendError(f"{self.type} has no ONNX form")
+        g.node(self.onnx_op, inputs, outputs)
 
     def onnx_alias(self, ctx: LayerContext) -> bool:
         """Whether every top is the bottom itself at inference (Split, Dropout): no node."""
