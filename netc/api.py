@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from netc.diagnostics import NetcError, Source
+from netc.diagnostics import NetcError, Source, Span
 from netc.ir.build import BuildOptions, build
 from netc.ir.graph import Graph
 from netc.lang import ast
@@ -14,13 +14,27 @@ from netc.lang.limits import DEFAULT_LIMITS, Limits
 from netc.lang.parser import parse
 from netc.layers.base import Shape
 from netc.util.collector import collector_paused
+from netc.util.files import FileTooLarge, NotRegularFile, read_capped
 
 
-def read_source(path: str | os.PathLike[str]) -> Source:
-    """A file as a Source; unreadable files are a NetcError, not a traceback."""
+def read_source(
+    path: str | os.PathLike[str], limit: int = DEFAULT_LIMITS.max_source_bytes
+) -> Source:
+    """A file as a Source; unreadable files are a NetcError, not a traceback. The size is
+    checked before the file is read (a FIFO or device is refused without blocking)."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_capped(p, limit)
+    except FileTooLarge as exc:
+        raise NetcError.single(
+            f"file is too large ({exc.size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB)",
+            Span(Source(str(p), ""), 1, 1, 1, 2),
+            "split the network into files joined with `import`; real ones are under 1 MB",
+        ) from None
+    except NotRegularFile as exc:
+        raise NetcError.single(
+            f"{p}: is a {exc.kind}, not a file", None, "give a .net or .prototxt file"
+        ) from None
     except FileNotFoundError:
         raise NetcError.single(f"{p}: no such file", None, "check the path") from None
     except IsADirectoryError:

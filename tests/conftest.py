@@ -27,6 +27,30 @@ def zoo_path() -> Path:
     return Path(os.environ.get("NETC_ZOO", REPO_ROOT.parent / "shared" / "zoo"))
 
 
+# Real files from caffe-wild/ that netc still refuses, with the start of the error it gives: the
+# open-world Caffe work (forks' layers and fields, sizes the file does not state). The zoo-wide
+# tests run on every other file; tests/test_caffe_zoo.py checks that these fail cleanly with
+# exactly this reason, and fails once one of them is accepted (then remove it from here).
+WILD_REFUSED: dict[str, str] = {
+    "bvlc_cifar10_full.train_test.prototxt": "cifar (Data): the image size of a Data layer",
+    "bvlc_mnist_autoencoder.prototxt": 'unknown bottom "data"',
+    "faster_rcnn_zf_voc.test.prototxt": 'unknown layer type "Python"',
+    "fcn8s_voc.deploy.prototxt": 'unknown layer type "Crop"',
+    "pspnet50_ade20k_473.prototxt": 'unknown layer type "BN"',
+    "resnext50_32x4d.soeaver.deploy.prototxt": 'unknown field "ceil_mode"',
+    "sqnxt23_1.0.train_val.prototxt": 'unknown field "engine"',
+    "ssd300_vgg_voc0712.deploy.prototxt": 'unknown layer type "Normalize"',
+}
+
+
+def accepted_prototxts(zoo: Path | None = None) -> list[Path]:
+    """Every `.prototxt` under the zoo that netc accepts (all but WILD_REFUSED), sorted."""
+    root = zoo if zoo is not None else zoo_path()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.prototxt") if p.name not in WILD_REFUSED)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
@@ -48,8 +72,8 @@ def zoo_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def zoo_prototxts(zoo_dir: Path) -> list[Path]:
-    """Every `.prototxt` under the zoo, recursively, sorted."""
-    files = sorted(zoo_dir.rglob("*.prototxt"))
+    """Every `.prototxt` under the zoo that netc accepts, recursively, sorted."""
+    files = accepted_prototxts(zoo_dir)
     assert files, f"no .prototxt files under {zoo_dir}"
     return files
 

@@ -6,21 +6,43 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import zoo_path
+from conftest import WILD_REFUSED, accepted_prototxts
 
 import netc
 
-ZOO_FILES = sorted(zoo_path().rglob("*.prototxt")) if zoo_path().is_dir() else []
+ZOO_FILES = accepted_prototxts()
 
 
-def test_zoo_is_present(zoo_prototxts: list[Path]) -> None:
-    # 6 files in caffe/, LeNet again and the 4 MTCNN nets in weights/ (zoo/*/SOURCES.md)
-    assert len(zoo_prototxts) == 11
+def test_zoo_is_present(zoo_dir: Path, zoo_prototxts: list[Path]) -> None:
+    # 6 files in caffe/, LeNet again and the 4 MTCNN nets in weights/, 12 in caffe-wild/
+    # (zoo/*/SOURCES.md); all but WILD_REFUSED are accepted
+    assert len(sorted(zoo_dir.rglob("*.prototxt"))) == 23
+    wild = {p.name for p in (zoo_dir / "caffe-wild").glob("*.prototxt")}
+    assert set(WILD_REFUSED) <= wild
+    assert len(zoo_prototxts) == 23 - len(WILD_REFUSED)
+
+
+@pytest.mark.parametrize("name", sorted(WILD_REFUSED))
+def test_wild_files_still_refused_fail_cleanly(zoo_dir: Path, name: str) -> None:
+    """The real files netc cannot read yet get one positioned error, exit 1, no traceback."""
+    path = zoo_dir / "caffe-wild" / name
+    result = subprocess.run(
+        [sys.executable, "-m", "netc", "check", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, f"{name} is accepted now: remove it from WILD_REFUSED"
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert re.match(rf"{re.escape(str(path))}:\d+:\d+: error: ", first), first
+    assert WILD_REFUSED[name] in first
 
 
 @pytest.mark.parametrize("path", ZOO_FILES, ids=[p.name for p in ZOO_FILES])

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, zoo_path
+from conftest import REPO_ROOT, accepted_prototxts
 from ir_compare import ir_signature
 
 import netc
@@ -19,7 +19,7 @@ from netc.lang.convert import to_netc, to_prototxt
 from netc.lang.format import format_file
 from netc.lang.parser import parse
 
-ZOO_FILES = sorted(zoo_path().rglob("*.prototxt")) if zoo_path().is_dir() else []
+ZOO_FILES = accepted_prototxts()
 SPEC_FILES = sorted((REPO_ROOT / "specs").glob("*.net"))
 ALL_FILES = ZOO_FILES + SPEC_FILES
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import accepted_prototxts
 
 import netc
 from netc.analysis.core import analyze
@@ -41,7 +42,7 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "specs").glob("*.net"))
 ZOO = Path(os.environ.get("NETC_ZOO", REPO.parent / "shared" / "zoo"))
-PROTOTXTS = sorted(ZOO.rglob("*.prototxt")) if ZOO.is_dir() else []
+PROTOTXTS = accepted_prototxts(ZOO)
 NETWORKS = [*SPECS, *PROTOTXTS]
 NETC = [sys.executable, "-m", "netc"]
 TOLERANCE = 1e-4  # relative to the largest output magnitude (the bound)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import netc
-from netc.diagnostics import NetcError
-from netc.lang import parser, syntax
+from netc.diagnostics import NetcError, Source
+from netc.lang import parser, syntax, treecodec
 from netc.lang.format import format_file
 
 SPEC = (
@@ -34,7 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(cache.glob("*.pickle")) if cache.is_dir() else []
+    return sorted(cache.glob("*.tree.json")) if cache.is_dir() else []
 
 
 def test_a_hit_equals_a_fresh_parse_and_points_at_the_file_parsed(
@@ -137,3 +137,63 @@ def test_a_hit_does_not_import_lark(tmp_path: Path) -> None:
         for _ in range(2)
     ]
     assert [run.stdout.strip() for run in runs] == ["True", "False"], [r.stderr for r in runs]
+
+
+# ---- hardening: entries are data, the folder is the user's own -----------------------------
+
+
+def test_cache_pickle_payload_is_never_executed(cache: Path, tmp_path: Path) -> None:
+    """A planted entry that would run code when unpickled (the old loader trusted builtins
+    and netc.*) is a miss: nothing runs, the file is parsed afresh."""
+    spec = tmp_path / "a.net"
+    spec.write_text(SPEC)
+    netc.load(spec)
+    (entry,) = entries(cache)
+    marker = tmp_path / "pwned"
+    payload = f"open({str(marker)!r}, 'w').write('x')"
+    entry.write_bytes(b"cbuiltins\nexec\n(V" + payload.encode() + b"\ntR.")
+    assert netc.load(spec).tensor("b2.relu").shape == (1, 16, 32, 32)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        '[1, [["os.system", "echo pwned"]], []]',  # a tag that is no node class
+        '[1, [["ScalarField", ["a", 1, 1, 1], "num_output", [1, 1, 1, 1], 7]], []]',  # bad span
+        '[1, [["Let", [1, 1, 1, 2], "x"]], []]',  # a field missing
+        '[1, [["Let", [1, 1, 1, 2], "x", ["Number", [1, 1, 1, 2], "1", "1"]]], []]',  # str value
+        "[2, [], []]",  # another format
+        "[" * 100_000,  # nested beyond the JSON decoder's depth
+    ],
+)
+def test_a_malformed_entry_is_a_miss(cache: Path, tmp_path: Path, forged: str) -> None:
+    spec = tmp_path / "a.net"
+    spec.write_text(SPEC)
+    netc.load(spec)
+    (entry,) = entries(cache)
+    entry.write_text(forged)
+    assert netc.load(spec).tensor("b2.relu").shape == (1, 16, 32, 32)
+
+
+def test_the_cache_folder_is_private_and_a_shared_one_is_not_used(
+    cache: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "a.net"
+    spec.write_text(SPEC)
+    netc.load(spec)
+    assert cache.stat().st_mode & 0o777 == 0o700
+    (entry,) = entries(cache)
+    # a well-formed entry for this text with another width: what a writer of the folder could do
+    forged = treecodec.encode(syntax.parse(Source(str(spec), SPEC.replace("8 * i", "3 * i"))))
+    entry.write_text(forged)
+    assert netc.load(spec).tensor("b2.relu").shape == (1, 6, 32, 32)  # the folder is ours
+    cache.chmod(0o777)  # now anyone may write entries: the cache is not used
+    assert netc.load(spec).tensor("b2.relu").shape == (1, 16, 32, 32)
+
+
+def test_tree_codec_round_trips_every_spec_and_zoo_file(zoo_prototxts: list[Path]) -> None:
+    for path in [*sorted((Path(__file__).parents[1] / "specs").rglob("*.net")), *zoo_prototxts]:
+        source = netc.api.read_source(path)
+        tree = syntax.parse(source)
+        assert treecodec.decode(treecodec.encode(tree), source) == tree, path

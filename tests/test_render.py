@@ -341,7 +341,10 @@ def test_cli_overwrites_the_requested_output_only(tmp_path: Path) -> None:
     out = tmp_path / "s.svg"
     out.write_text("old")
     (tmp_path / "s.dot").write_text("mine")
-    assert run("render", str(SMALL), "-o", str(out)).returncode == 0
+    # a file netc did not draw is replaced only with --force (tests/test_hardening.py)
+    assert run("render", str(SMALL), "-o", str(out)).returncode == 2
+    assert out.read_text() == "old"
+    assert run("render", str(SMALL), "-o", str(out), "--force").returncode == 0
     assert out.read_bytes().startswith(b"<?xml")
     assert (tmp_path / "s.dot").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.dot", "s.svg"]  # no temp files

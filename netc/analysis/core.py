@@ -131,27 +131,22 @@ def _shapes(graph: Graph, ids: list[str]) -> list[Shape]:
     return [s for s in shapes if s is not None]
 
 
-def storage(graph: Graph, tensor_id: str) -> str:
-    """The memory a tensor lives in: layers that truly overwrite their input (torch's
-    ReLU(inplace=True), Dropout(inplace=True)) share it; every other layer writes new memory."""
-    tensor = graph.tensors[tensor_id]
-    while tensor.producer is not None:
-        node = _producer(graph, tensor.producer)
-        if node is None or not (node.in_place and node.layer.overwrites_input):
-            break
-        source = next((i for i in node.inputs if graph.tensors[i].blob == tensor.blob), None)
-        if source is None:
-            break
-        tensor = graph.tensors[source]
-    return tensor.id
-
-
-def _producer(graph: Graph, name: str) -> Node | None:
-    index = getattr(graph, "_producers", None)
-    if index is None:
-        index = {n.name: n for n in graph.nodes}
-        graph._producers = index  # type: ignore[attr-defined]
-    return index.get(name)
+def storages(graph: Graph) -> dict[str, str]:
+    """tensor id -> the tensor whose memory it lives in: layers that truly overwrite their input
+    (torch's ReLU(inplace=True), Dropout(inplace=True)) share it; every other layer writes new
+    memory. One pass in topological order, so a chain of in-place layers costs O(length)."""
+    home: dict[str, str] = {}
+    for tensor_id in graph.inputs:
+        home[tensor_id] = tensor_id
+    for node in graph.nodes:
+        shares = node.in_place and node.layer.overwrites_input
+        by_blob = {graph.tensors[i].blob: i for i in node.inputs} if shares else {}
+        for out in node.outputs:
+            source = by_blob.get(graph.tensors[out].blob)
+            home[out] = home.get(source, source) if source is not None else out
+    for tensor_id in graph.tensors:
+        home.setdefault(tensor_id, tensor_id)
+    return home
 
 
 def receptive_fields(graph: Graph) -> dict[str, Field | None]:
@@ -214,12 +209,12 @@ def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Anal
             name=node.name,
             type=node.type,
             output=outputs[0] if outputs else None,
-            weights=sum(b.size for b in params if b.name != "bias")
+            weights=sum(b.count for b in params if b.name != "bias")
             + node.layer.extra_params_as(counting, ctx),
-            biases=sum(b.size for b in params if b.name == "bias"),
-            trainable=sum(b.size for b in params if b.trainable),
-            frozen=sum(b.size for b in params if not b.trainable),
-            buffers=sum(b.size for b in node.blobs if b.kind == "buffer"),
+            biases=sum(b.count for b in params if b.name == "bias"),
+            trainable=sum(b.count for b in params if b.trainable),
+            frozen=sum(b.count for b in params if not b.trainable),
+            buffers=sum(b.count for b in node.blobs if b.kind == "buffer"),
             macs=cost.macs,
             flops=cost.flops,
             activation_bytes=sum(math.prod(o) for o in outputs) * size,
@@ -228,7 +223,8 @@ def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Anal
         )
         rows.append(row)
     fused = {n.outputs[0] for n in absorptions(graph).values()}  # never materialised on its own
-    storages = {storage(graph, t) for t in graph.tensors if t not in fused}
+    home = storages(graph)
+    distinct = {home[t] for t in graph.tensors if t not in fused}
     totals = Totals(
         params=sum(r.params for r in rows),
         weights=sum(r.weights for r in rows),
@@ -238,7 +234,7 @@ def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Anal
         buffers=sum(r.buffers for r in rows),
         macs=sum(r.macs for r in rows),
         flops=sum(r.flops for r in rows),
-        forward_activation_bytes=sum(graph.tensors[s].size for s in storages) * size,
+        forward_activation_bytes=sum(graph.tensors[s].size for s in distinct) * size,
     )
     return Analysis(
         name=graph.name,
@@ -274,6 +270,7 @@ def saved_storages(
     kept: dict[str, int] = {}
     extras = 0
     fused = absorptions(graph)  # e.g. a Caffe Scale inside its BatchNorm's module: keeps nothing
+    home = storages(graph)
     for node in graph.nodes:
         trainable = any(b.trainable or (all_trainable and b.kind == "param") for b in node.blobs)
         grad = trainable or any(needs_grad.get(i, False) for i in node.inputs)
@@ -290,7 +287,7 @@ def saved_storages(
                 continue
             ids = node.inputs if item.what == "input" else node.outputs
             if item.index < len(ids):
-                tensor = storage(graph, ids[item.index])
+                tensor = home[ids[item.index]]
                 kept[tensor] = graph.tensors[tensor].size * size
     return kept, extras
 
@@ -304,11 +301,11 @@ def training_memory(
 ) -> TrainingMemory:
     size = DTYPE_BYTES[dtype]
     blobs = [b for n in graph.nodes for b in n.blobs]
-    trainable = sum(b.size for b in blobs if b.trainable or (all_trainable and b.kind == "param"))
+    trainable = sum(b.count for b in blobs if b.trainable or (all_trainable and b.kind == "param"))
     kept, extras = saved_storages(graph, dtype, all_trainable)
     largest = max((t.size for t in graph.tensors.values()), default=0)
     return TrainingMemory(
-        parameters=sum(b.size for b in blobs) * size,
+        parameters=sum(b.count for b in blobs) * size,
         gradients=trainable * size,
         optimizer=OPTIMIZER_STATE[optimizer] * trainable * size,
         activations=sum(kept.values()) + extras,

@@ -179,10 +179,10 @@ def fmt(
             raise typer.Exit(EXIT_INVALID)
         return
     if write:
-        from netc.util.files import write_atomic
+        from netc.cli.output import write_output
 
         if text != source.text:
-            write_atomic(file, text)
+            write_output(file, text)  # through a symbolic link to the file it names
         return
     sys.stdout.write(text)
 
@@ -221,11 +221,10 @@ def convert(
     if output is None:
         sys.stdout.write(text)
         return
-    from netc.util.files import write_atomic
+    from netc.cli.output import guard_output, write_output
 
-    if output.exists() and not force:
-        usage(f"{output} exists; pass --force to overwrite it")
-    write_atomic(output, text)
+    guard_output(output, force=force, ours=lambda _: False, inputs=[file])
+    write_output(output, text)
 
 
 def parse_size_option(value: str | None, what: str) -> tuple[int, ...] | None:
@@ -452,6 +451,11 @@ def main() -> None:
             f"netc: error: input too large or too deeply nested ({type(exc).__name__})",
             file=sys.stderr,
         )
+        sys.exit(EXIT_INVALID)
+    except OSError as exc:  # a file that cannot be read or written: the user's to fix
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"netc: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print("  hint: check the path, its folder and their permissions", file=sys.stderr)
         sys.exit(EXIT_INVALID)
     except Exception as exc:
         print(f"netc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -66,33 +66,11 @@ def _show_option(value: str | None) -> tuple[str, ...]:
 
 
 def _is_ours(path: Path) -> bool:
-    """Whether a file is a DOT file netc wrote (its first line is netc's header)."""
+    """Whether a file is a drawing netc wrote (DOT header, or netc's mark in SVG/PNG/PDF)."""
     from netc.render.dot import HEADER
+    from netc.render.marks import is_marked
 
-    try:
-        with path.open("rb") as handle:
-            first = handle.readline(len(HEADER) + 2)
-    except OSError:
-        return False
-    return first.rstrip(b"\r\n") == HEADER.encode("utf-8")
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    from netc.cli.app import EXIT_INVALID
-    from netc.util.files import write_atomic
-
-    try:
-        write_atomic(path, data)
-    except OSError as exc:
-        print(f"netc: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-        raise typer.Exit(EXIT_INVALID) from None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
+    return is_marked(path, HEADER)
 
 
 def render(
@@ -135,6 +113,10 @@ def render(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds Graphviz may take for the image.")
     ] = 120.0,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite an existing output file that netc did not draw."),
+    ] = False,
 ) -> None:
     """Draw a network: DOT written by netc; SVG, PNG or PDF through Graphviz's `dot`."""
     from netc.cli.app import check_phase, fail, usage
@@ -149,9 +131,11 @@ def render(
     figures = _show_option(show)
     if timeout <= 0:
         usage("--timeout must be positive")
-    to_stdout = output is None or str(output) == "-"
-    if output is not None and not to_stdout and _same_file(output, file):
-        usage(f"{output} is the input file; choose another output")
+    from netc.cli.output import guard_output, is_stdout, write_output
+
+    to_stdout = is_stdout(output)
+    if output is not None:
+        guard_output(output, force=force, ours=_is_ours, inputs=[file])
 
     from netc.api import load
     from netc.render.dot import RenderOptions, to_dot
@@ -160,14 +144,14 @@ def render(
         graph = load(file, phase=phase)
     except NetcError as error:
         fail(error)
+    if output is not None:  # nor any file the spec imports
+        guard_output(
+            output, force=force, ours=_is_ours, inputs=[Path(s.name) for s in graph.sources]
+        )
     options = RenderOptions(depth=options_depth, rankdir=direction, show=figures, legend=legend)
     dot_text = to_dot(graph, options)
     if kind == "dot":
-        if to_stdout:
-            sys.stdout.write(dot_text)
-        else:
-            assert output is not None
-            _write(output, dot_text)
+        write_output(output or Path("-"), dot_text)
         return
 
     from netc.render.graphviz import INSTALL_HINT, GraphvizError
@@ -177,12 +161,9 @@ def render(
         image = draw(dot_text, kind, timeout=timeout)
     except GraphvizError as exc:
         _no_image(exc, dot_text, None if to_stdout else output, INSTALL_HINT)
-    if to_stdout:
-        sys.stdout.buffer.write(image)
-        sys.stdout.flush()
-    else:
-        assert output is not None
-        _write(output, image)
+    from netc.render.marks import mark
+
+    write_output(output or Path("-"), image if to_stdout else mark(kind, image))
 
 
 def _no_image(exc: Exception, dot_text: str, output: Path | None, hint: str) -> NoReturn:
@@ -196,10 +177,12 @@ def _no_image(exc: Exception, dot_text: str, output: Path | None, hint: str) -> 
         where = "no DOT written (the image was for stdout; use -o FILE.dot for the DOT)"
     else:
         dot_path = output.with_suffix(".dot")
+        from netc.cli.output import write_output
+
         if dot_path.exists() and not _is_ours(dot_path):
             where = f"did not overwrite {dot_path} (not written by netc)"
         else:
-            _write(dot_path, dot_text)
+            write_output(dot_path, dot_text)
             where = f"wrote {dot_path}"
     action = hint if missing else "the DOT file shows what was drawn"
     print(f"netc: error: no image: {reason}; {where}; {action}", file=sys.stderr)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from netc.diagnostics import NetcError, Reporter, Span, did_you_mean
 from netc.ir.graph import Blob, Graph, Node, Tensor
+from netc.lang.evaluate import describe
 from netc.lang.expand import LayerDecl, NetDecl
 from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import (
@@ -56,6 +57,8 @@ class _Builder:
         self.nodes: list[Node] = []
         self.tensors: dict[str, Tensor] = {}
         self.current: dict[str, str] = {}  # blob name -> latest tensor id
+        # Caffe's shared parameters: param name -> (owner blob, its node, lr set?, decay set?)
+        self.shared: dict[str, _SharedParam] = {}
         self.versions: dict[str, int] = {}
         self.inputs: list[str] = []
         self.consumed: set[str] = set()
@@ -252,6 +255,7 @@ class _Builder:
                 blobs = [Blob(b.name, b.shape, b.kind) for b in layer_type.blobs(ctx, known)]
                 out_shapes = (computed + out_shapes)[: len(decl.tops)]
                 self._multipliers(decl, blobs, layer_params, legacy)
+                self._share(decl, blobs, layer_params, legacy)
             except ShapeError as exc:
                 where = (
                     (params.span(exc.field) or layer_params.span(exc.field)) if exc.field else None
@@ -460,6 +464,64 @@ class _Builder:
         self.current[blob] = tensor_id
         return tensor_id
 
+    def _share(
+        self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool
+    ) -> None:
+        """Caffe's `param { name: "w" }` (Net::AppendParam): the first layer to name a param
+        owns the blob; later ones share it, with the same shape (or, with share_mode:
+        PERMISSIVE, the same count) and no lr_mult/decay_mult of their own that disagrees."""
+        where = layer_params.span("param") or decl.span
+        specs: list[Params | None] = [None if legacy else p for p in layer_params["param"]]
+        names = [str(p) for p in layer_params["param"]] if legacy else []
+        modes = [str(m) for m in layer_params["blob_share_mode"]] if legacy else []
+        for i, blob in enumerate(blobs[: len(specs)]):
+            spec = specs[i]
+            name = names[i] if legacy else (spec["name"] if spec and spec.has("name") else "")
+            if not name:
+                continue
+            owner = self.shared.get(name)
+            if owner is None:
+                explicit_lr = bool(spec and spec.has("lr_mult"))
+                explicit_decay = bool(spec and spec.has("decay_mult"))
+                self.shared[name] = _SharedParam(blob, decl.name, explicit_lr, explicit_decay)
+                continue
+            if legacy:
+                permissive = i < len(modes) and modes[i] == "PERMISSIVE"
+            else:
+                permissive = (
+                    bool(spec and spec.has("share_mode"))
+                    and str(spec["share_mode"] if spec else "") == "PERMISSIVE"
+                )
+            same = blob.size == owner.blob.size if permissive else blob.shape == owner.blob.shape
+            if not same:
+                self.report.error(
+                    f'layer "{decl.name}" shares param "{name}" of "{owner.node}", but its '
+                    f"{blob.name} is {fmt_shape(blob.shape)} where the owner's is "
+                    f"{fmt_shape(owner.blob.shape)}",
+                    where,
+                    "shared params need the same shape (share_mode: PERMISSIVE: the same count)",
+                )
+                continue
+            for field_name, attr, flag in (
+                ("lr_mult", "lr_mult", "lr_set"),
+                ("decay_mult", "decay_mult", "decay_set"),
+            ):
+                if spec is None or not spec.has(field_name):
+                    continue
+                mine = float(spec[field_name])
+                if getattr(owner, flag) and mine != getattr(owner.blob, attr):
+                    self.report.error(
+                        f'shared param "{name}" has mismatched {field_name}: {mine:g} in '
+                        f'"{decl.name}", {getattr(owner.blob, attr):g} in "{owner.node}"',
+                        where,
+                        f"give both layers the same {field_name} (Caffe refuses this too)",
+                    )
+                elif not getattr(owner, flag):
+                    setattr(owner.blob, attr, mine)
+                    setattr(owner, flag, True)
+            blob.lr_mult, blob.decay_mult = owner.blob.lr_mult, owner.blob.decay_mult
+            blob.shared_from = (owner.node, owner.blob.name)
+
     def _multipliers(
         self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool
     ) -> None:
@@ -485,8 +547,10 @@ class _Builder:
                 )
         if decl.tune is not None:
             tune = decl.tune
-            lr = next((f.value for f in tune.all("lr_mult")), None)
-            decay = next((f.value for f in tune.all("decay_mult")), None)
+            lr_field = tune.first("lr_mult")
+            decay_field = tune.first("decay_mult")
+            lr = _num(lr_field)
+            decay = _num(decay_field)
             per_blob = [f.value for f in tune.all("param") if isinstance(f.value, PMessage)]
             if per_blob:
                 specs = [
@@ -494,7 +558,7 @@ class _Builder:
                     for m in per_blob
                 ]
             if lr is not None or decay is not None:
-                specs = [(_as_float(lr), _as_float(decay), tune.span)] * max(len(blobs), 1)
+                specs = [(lr, decay, tune.span)] * max(len(blobs), 1)
         if len(specs) > len(blobs) and decl.tune is None:
             self.report.error(
                 f'layer "{decl.name}" gives {len(specs)} param specs for {len(blobs)} blobs',
@@ -512,16 +576,26 @@ class _Builder:
                 blob.decay_mult = 0.0
 
 
+@dataclass
+class _SharedParam:
+    blob: Blob
+    node: str
+    lr_set: bool
+    decay_set: bool
+
+
 def _num(f: PField | None) -> float | None:
-    return _as_float(f.value) if f is not None else None
+    return _as_float(f.value, f.value_span) if f is not None else None
 
 
-def _as_float(value: object) -> float | None:
+def _as_float(value: object, span: Span | None = None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise NetcError.single(
-            f"lr_mult/decay_mult need numbers, got {value!r}", None, "write e.g. lr_mult: 0.1"
+            f"lr_mult/decay_mult need numbers, got {describe(value)}",
+            span,
+            "write e.g. lr_mult: 0.1",
         )
     return float(value)
 

@@ -21,10 +21,23 @@ class Blob:
     kind: str = "param"  # "param" | "buffer"
     lr_mult: float = 1.0
     decay_mult: float = 1.0
+    # Caffe's `param { name: "w" }`: the blob is the one of the layer that first named it
+    # (owner node, owner blob); it holds no parameters of its own
+    shared_from: tuple[str, str] | None = None
 
     @property
     def size(self) -> int:
         return math.prod(self.shape)
+
+    @property
+    def owned(self) -> bool:
+        """Whether the blob is its own storage (not another layer's shared blob)."""
+        return self.shared_from is None
+
+    @property
+    def count(self) -> int:
+        """The parameters it adds to the network: its size, or 0 when it shares another's."""
+        return self.size if self.shared_from is None else 0
 
     @property
     def trainable(self) -> bool:
@@ -68,14 +81,16 @@ class Node:
 
     @property
     def in_place(self) -> bool:
-        return any(o.split("#")[0] == i.split("#")[0] for o in self.outputs for i in self.inputs)
+        """Whether a top is a new version of a bottom (Caffe's bottom == top)."""
+        blobs = {i.split("#", 1)[0] for i in self.inputs}
+        return any(o.split("#", 1)[0] in blobs for o in self.outputs)
 
     @property
     def family(self) -> str:
         return self.layer.family
 
     def params_count(self, kind: str = "param") -> int:
-        return sum(b.size for b in self.blobs if b.kind == kind)
+        return sum(b.count for b in self.blobs if b.kind == kind)
 
 
 @dataclass
@@ -87,6 +102,32 @@ class Graph:
     outputs: list[str]  # tensor ids nothing consumes
     sources: list[Source] = field(default_factory=list)
     phase: str = "TEST"
+    # lookups built on first use (the graph is complete once built; see _indexes)
+    _by_name: dict[str, Node] | None = field(default=None, init=False, repr=False, compare=False)
+    _latest: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _users: dict[str, list[Node]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _indexed: tuple[int, int] = field(default=(-1, -1), init=False, repr=False, compare=False)
+
+    def _indexes(self) -> None:
+        """Name, latest-version and user lookups, rebuilt when nodes or tensors were added."""
+        if self._indexed == (len(self.nodes), len(self.tensors)):
+            return
+        by_name: dict[str, Node] = {}
+        for n in self.nodes:
+            by_name.setdefault(n.name, n)  # the first, as a scan would find
+        self._by_name = by_name
+        latest: dict[str, str] = {}
+        for t in self.tensors.values():
+            latest[t.blob] = t.id
+        self._latest = latest
+        users: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            for i in dict.fromkeys(n.inputs):
+                users.setdefault(i, []).append(n)
+        self._users = users
+        self._indexed = (len(self.nodes), len(self.tensors))
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
@@ -95,19 +136,16 @@ class Graph:
         return len(self.nodes)
 
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        self._indexes()
+        assert self._by_name is not None
+        return self._by_name[name]
 
     def tensor(self, ref: str) -> Tensor:
         """A tensor by id, or the latest version of a blob name."""
         if ref in self.tensors:
-            latest = ref
-            for t in self.tensors.values():
-                if t.blob == ref:
-                    latest = t.id
-            return self.tensors[latest]
+            self._indexes()
+            assert self._latest is not None
+            return self.tensors[self._latest.get(ref, ref)]
         raise KeyError(ref)
 
     def shape(self, ref: str) -> Shape | None:
@@ -117,10 +155,12 @@ class Graph:
         return sum(n.params_count(kind) for n in self.nodes)
 
     def trainable_count(self) -> int:
-        return sum(b.size for n in self.nodes for b in n.blobs if b.trainable)
+        return sum(b.count for n in self.nodes for b in n.blobs if b.trainable)
 
     def consumers(self, tensor_id: str) -> list[Node]:
-        return [n for n in self.nodes if tensor_id in n.inputs]
+        self._indexes()
+        assert self._users is not None
+        return list(self._users.get(tensor_id, ()))
 
     def to_torch(self) -> Any:
         """The network as a torch.nn.Module, built from the source `netc build --target torch`

@@ -19,6 +19,7 @@ from netc.lang.evaluate import Scope, describe, evaluate, truth, type_name
 from netc.lang.limits import DEFAULT_LIMITS, Limits
 from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import lookup
+from netc.util.files import read_capped
 
 #: Reads an imported file: (path as written, span of the string, importing source) -> Source.
 Loader = Callable[[str, Span, Source], Source]
@@ -84,6 +85,7 @@ class Expander:
         self.layers: list[LayerDecl] = []
         self.known: set[str] = set()  # blob names produced so far
         self.names: set[str] = set()
+        self.name_bytes = 0  # characters of every layer, bottom and top name so far
         self.counters: dict[tuple[str, str], int] = {}
         self.cursor: str | None = None
         self.outputs: dict[str, str] = {}  # instance path -> the blob it produced last
@@ -467,6 +469,7 @@ class Expander:
             else:
                 tops = [(name, item.span)]
 
+        self._count_names(name, bottoms, tops, item.span)
         decl = LayerDecl(
             item.name,
             name,
@@ -481,6 +484,30 @@ class Expander:
             self.known.add(top)
         if tops:
             self.cursor = tops[0][0]
+
+    def _count_names(
+        self, name: str, bottoms: list[tuple[str, Span]], tops: list[tuple[str, Span]], span: Span
+    ) -> None:
+        """Bound what names cost: templates and repeats multiply long names, and every
+        consumer (tables, JSON, drawings) repeats them."""
+        longest = max([name, *(b for b, _ in bottoms), *(t for t, _ in tops)], key=len)
+        if len(longest) > self.limits.max_name_length:
+            raise _fail(
+                f"a name of {len(longest):,} characters exceeds the limit of "
+                f"{self.limits.max_name_length:,}: {longest[:60]}...",
+                span,
+                "shorten the layer, blob or instance names (scoped names join them with dots)",
+            )
+        self.name_bytes += (
+            len(name) + sum(len(b) for b, _ in bottoms) + sum(len(t) for t, _ in tops)
+        )
+        if self.name_bytes > self.limits.max_name_bytes:
+            raise _fail(
+                f"the network's names add up to more than {self.limits.max_name_bytes:,} "
+                "characters",
+                span,
+                "shorten the names, or check repeat counts and recursive templates",
+            )
 
     def _implicit_name(self, prefix: str, stem: str) -> str:
         key = (prefix, stem)
@@ -773,7 +800,9 @@ def project_root(folder: Path) -> Path:
     return folder
 
 
-def confined_loader(base: Path | None = None, boundary: Path | None = None) -> Loader:
+def confined_loader(
+    base: Path | None = None, boundary: Path | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Loader:
     """Imports resolve against the importing file's folder and stay inside its project: the
     nearest folder above it with a netc.toml, pyproject.toml or .git, else the importing file's
     own folder. `base` is the folder of a top-level text whose name is not a path (a string, a
@@ -794,8 +823,15 @@ def confined_loader(base: Path | None = None, boundary: Path | None = None) -> L
             folder = Path.cwd()
         else:
             folder = name.resolve().parent
-        root = (boundary or project_root(folder)).resolve()
-        target = (folder / Path(*pure.parts)).resolve()
+        try:
+            root = (boundary or project_root(folder)).resolve()
+            target = (folder / Path(*pure.parts)).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:  # too long, a NUL byte, a link loop
+            raise _fail(
+                f'cannot import "{path[:80]}": {getattr(exc, "strerror", None) or exc}',
+                span,
+                "give the relative path of a .net file beside the importing one",
+            ) from None
         if not target.is_relative_to(root):
             if ".." not in pure.parts:
                 raise _fail(
@@ -812,13 +848,19 @@ def confined_loader(base: Path | None = None, boundary: Path | None = None) -> L
                 "imports stay inside the project: the nearest folder above the file with a "
                 "netc.toml, pyproject.toml or .git (else the file's own folder)",
             )
-        if not target.is_file():
+        try:
+            found = target.is_file()
+        except OSError:
+            found = False
+        if not found:
             raise _fail(f'cannot find "{path}"', span, f"looked for {target}")
         try:
-            text = target.read_text(encoding="utf-8")
+            text = read_capped(target, limits.max_source_bytes).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise _fail(
-                f'cannot read "{path}": {exc}', span, "check the file's permissions and encoding"
+                f'cannot read "{path}": {exc}',
+                span,
+                "check the file's size, permissions and encoding",
             ) from None
         return Source(str(target), text)
 

@@ -16,6 +16,8 @@ class Limits:
     max_layers: int = 50_000  # layers after expansion (ResNet-1001 has ~3,000)
     max_steps: int = 250_000  # statements executed while expanding (ResNet-152.net: ~4,000)
     max_string_length: int = 100_000
+    max_name_length: int = 1_024  # a layer or blob name after scoping (real ones: < 100)
+    max_name_bytes: int = 16 * 1024 * 1024  # all layer and blob names together, expanded
 
 
 DEFAULT_LIMITS = Limits()

@@ -3,43 +3,45 @@
 Parsing is most of the cost of `netc check/analyze` on a large Caffe file (Lark's LALR parser,
 about 7 µs a token, plus importing Lark and loading its tables). A syntax tree depends only on
 the text, the limits and netc's own parser code, so it is cached under a hash of those: a hit
-unpickles the tree and never imports Lark. Failures are never cached.
+decodes the tree and never imports Lark. Failures are never cached.
 
-The cache lives in $NETC_CACHE_DIR, else $XDG_CACHE_HOME/netc, else ~/.cache/netc
-(`parse-cache/` there); NETC_CACHE=0 turns it off. Any error reading or writing it only means
-parsing afresh.
+Entries are data only (JSON read by `treecodec`, rebuilt into the syntax tree's own classes and
+checked field by field): a damaged, foreign or forged entry is a miss, never code run. The cache
+lives in $NETC_CACHE_DIR, else $XDG_CACHE_HOME/netc, else ~/.cache/netc (`parse-cache/` there),
+created 0700 and used only while it belongs to this user and no one else may write to it;
+NETC_CACHE=0 turns it off. Any error reading or writing it only means parsing afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
-import pickle
+import secrets
+import stat
 from pathlib import Path
-from typing import Any
 
 from netc.diagnostics import Source, Span
-from netc.lang import ast
+from netc.lang import ast, treecodec
 from netc.lang.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["cache_dir", "grammar_text", "parse", "parse_expression"]
 
 CACHE_ENTRIES = 512  # the oldest entries go once the folder holds more
 # Larger texts (generated networks; real prototxt files stay under ~300 kB) are parsed afresh
-# rather than written to disk as many-megabyte pickles.
+# rather than written to disk as many-megabyte entries.
 CACHE_MAX_CHARS = 512 * 1024
-_SOURCE_ID = "source"
+_MAX_ENTRY_BYTES = 16 * CACHE_MAX_CHARS  # an entry larger than any tree of a cached text
+_SUFFIX = ".tree.json"
 _code_digest: str | None = None
 
 
 def parse(source: Source, limits: Limits = DEFAULT_LIMITS) -> ast.File:
     """Parse a whole file; raises NetcError with a positioned diagnostic."""
     folder = cache_dir()
-    if folder is None or len(source.text) > CACHE_MAX_CHARS:
+    if folder is None or len(source.text) > CACHE_MAX_CHARS or not _trusted(folder):
         return _parse(source, limits)
-    entry = folder / f"{_key(source, limits)}.pickle"
+    entry = folder / f"{_key(source, limits)}{_SUFFIX}"
     cached = _read(entry, source)
     if cached is not None:
         return cached
@@ -96,7 +98,12 @@ def _parser_code_digest() -> str:
 
         digest = hashlib.sha256(netc.__version__.encode())
         here = Path(__file__).resolve().parent
-        sources = (here / "syntax.py", here / "ast.py", here.parent / "diagnostics.py")
+        sources = (
+            here / "syntax.py",
+            here / "ast.py",
+            here / "treecodec.py",
+            here.parent / "diagnostics.py",
+        )
         for path in (*sources, _grammar_path(here)):
             try:
                 digest.update(path.read_bytes())
@@ -111,63 +118,48 @@ def _grammar_path(here: Path) -> Path:
     return packaged if packaged.is_file() else here.parents[1] / "grammar" / "netc.lark"
 
 
-class _Pickler(pickle.Pickler):
-    """Stores the tree without its source text: spans point at whichever Source is parsed."""
-
-    def __init__(self, file: io.BytesIO, source: Source) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self.source = source
-
-    def persistent_id(self, obj: Any) -> str | None:
-        # interpolations get a Source of their own with the same name and text
-        if (
-            isinstance(obj, Source)
-            and obj.name == self.source.name
-            and (obj is self.source or obj.text == self.source.text)
-        ):
-            return _SOURCE_ID
-        return None
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, source: Source) -> None:
-        super().__init__(file)
-        self.source = source
-
-    def persistent_load(self, pid: Any) -> Source:
-        if pid != _SOURCE_ID:
-            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
-        return self.source
-
-    def find_class(self, module: str, name: str) -> Any:
-        # a tree holds netc's own node classes and builtins only
-        if module.startswith("netc.") or module in ("builtins", "copyreg", "fractions"):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"unexpected class {module}.{name}")
+def _trusted(folder: Path) -> bool:
+    """Whether `folder` is this user's own: created 0700 if missing; refused (caching off) when
+    another user owns it or others may write into it, since whoever can write an entry decides
+    what netc sees for the file it names."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        return False
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return False
+    return not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _read(entry: Path, source: Source) -> ast.File | None:
     try:
+        info = entry.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_ENTRY_BYTES:
+            return None
         data = entry.read_bytes()
     except OSError:
         return None
     try:
-        tree = _Unpickler(io.BytesIO(data), source).load()
-    except Exception:  # a damaged or foreign entry: parse afresh and overwrite it
+        return treecodec.decode(data, source)
+    except treecodec.TreeDecodeError:  # damaged, foreign or forged: parse afresh, overwrite
         return None
-    return tree if isinstance(tree, ast.File) else None
 
 
 def _write(entry: Path, tree: ast.File, folder: Path) -> None:
-    buffer = io.BytesIO()
     try:
-        _Pickler(buffer, tree.source).dump(tree)
-    except Exception:  # an unpicklable value in the tree: not worth failing the parse
+        data = treecodec.encode(tree).encode("utf-8", errors="surrogatepass")
+    except (TypeError, ValueError):  # a value the codec does not know: not worth failing on
         return
-    temporary = entry.with_suffix(f".{os.getpid()}.tmp")
+    if len(data) > _MAX_ENTRY_BYTES:
+        return
+    temporary = folder / f".{entry.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary.write_bytes(buffer.getvalue())
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(temporary, entry)
         _prune(folder)
     except OSError:
@@ -176,7 +168,7 @@ def _write(entry: Path, tree: ast.File, folder: Path) -> None:
 
 
 def _prune(folder: Path) -> None:
-    entries = list(folder.glob("*.pickle"))
+    entries = list(folder.glob(f"*{_SUFFIX}"))
     if len(entries) <= CACHE_ENTRIES:
         return
     ages: list[tuple[float, Path]] = []

@@ -415,6 +415,16 @@ class Dropout(Elementwise):
     # torch's in-place dropout after an in-place ReLU would overwrite what the ReLU saved for
     # backward (autograd refuses), so like torchvision a dropout writes new memory
 
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        ratio = float(ctx.params["dropout_ratio"])
+        if not 0.0 <= ratio < 1.0:  # Caffe's DropoutLayer DCHECKs 0 < ratio < 1
+            raise ShapeError(
+                f"dropout_ratio {ratio:g} is not a probability below 1",
+                "give the fraction of units dropped in training, e.g. dropout_ratio: 0.5",
+                "dropout_ratio",
+            )
+        return super().shapes(ctx, inputs, n_tops)
+
     def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
         # the identity at inference; in training a mask test and a scaled multiply per element
         return Cost(0, 2 * math.prod(outputs[0]) if ctx.phase == "TRAIN" else 0)

@@ -89,11 +89,14 @@ class Spec:
 # ---- request fields -----------------------------------------------------------------------
 
 
+_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: "²".isdigit() is True, int("²") fails
+
+
 def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
     value = body.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ApiError(400, f"{name}: expected a whole number from {low} to {high:,}")
@@ -118,7 +121,7 @@ def input_size_of(value: object) -> tuple[int, int] | None:
         sides = [value, value]
     elif isinstance(value, str):
         parts = value.lower().replace("×", "x").replace(" ", "").split("x")
-        sides = [int(p) if p.isdigit() else -1 for p in parts]
+        sides = [int(p) if _DIGITS.fullmatch(p) else -1 for p in parts]
         if len(sides) == 1:
             sides = sides * 2
     elif isinstance(value, list):
@@ -140,7 +143,7 @@ def depth_of(value: object) -> int | str:
         text = value.strip().lower()
         if text in ("auto", "full"):
             return text
-        value = int(text) if text.isdigit() else -1
+        value = int(text) if _DIGITS.fullmatch(text) else -1
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DEPTH:
         raise ApiError(400, f"depth: expected auto, full or a level from 1 to {MAX_DEPTH}")
     return value

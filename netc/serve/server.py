@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -65,12 +66,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _host_name(value: str) -> str:
-    """`localhost:8000` -> `localhost`, `[::1]:8000` -> `::1`."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+_HOST_HEADER = re.compile(r"(?:\[([0-9a-f:.]+)\]|([a-z0-9.-]+))(?::([0-9]{1,5}))?")
+
+
+def _host_name(value: str) -> str | None:
+    """`localhost:8000` -> `localhost`, `[::1]:8000` -> `::1`; None unless the whole value is
+    a host name or address with an optional port (RFC 9110: no user info, no path)."""
+    match = _HOST_HEADER.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    return match.group(1) or match.group(2)
 
 
 def load_assets() -> dict[str, tuple[bytes, str]]:
@@ -158,7 +163,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         host = self.headers.get("Host", "")
         # browsers always send Host; a client without one is a local tool, not a web page
-        if host and not is_loopback(_host_name(host)):
+        name = _host_name(host) if host else ""
+        if name is None:
+            raise ApiError(400, f"malformed Host header {host[:80]!r}")
+        if host and not is_loopback(name):
             raise ApiError(
                 403,
                 f"host {host!r} refused: netc serve answers loopback names only",
@@ -426,6 +434,7 @@ def _ascii_name(name: str) -> str:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: 5 dropped connections at 50 clients
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         self.app = app

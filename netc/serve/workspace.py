@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from netc.util.files import write_atomic
+from netc.util.files import FileTooLarge, NotRegularFile, read_capped, write_atomic
 
 SPEC_SUFFIXES = (".net", ".prototxt", ".pbtxt")
+MAX_FILE_BYTES = 4 * 1024 * 1024  # netc's limit for a spec (Limits.max_source_bytes)
 MAX_LISTED = 2000  # files in a listing; a served home folder must not take minutes
 MAX_WALK_DEPTH = 8
 MAX_WALK_SECONDS = 2.0  # `netc serve ~` lists what it finds in that time, not the whole disk
@@ -74,7 +75,8 @@ class Workspace:
             resolved = zoo.resolve()
             if resolved != self.roots["folder"].path:  # `netc serve specs/`: one list, not two
                 self.roots["zoo"] = Root("zoo", resolved, False)
-        self._write_lock = threading.Lock()
+        self._locks_guard = threading.Lock()  # held only to look up a file's lock
+        self._locks: dict[Path, threading.Lock] = {}
 
     @property
     def folder(self) -> Path:
@@ -127,10 +129,21 @@ class Workspace:
 
     # ---- reading and saving ------------------------------------------------------------
 
+    def _lock_for(self, path: Path) -> threading.Lock:
+        """A lock per file: a slow or stuck save of one file never holds up another's."""
+        with self._locks_guard:
+            if len(self._locks) > 4096:  # forget idle locks of files saved long ago
+                self._locks = {p: lock for p, lock in self._locks.items() if lock.locked()}
+            return self._locks.setdefault(path, threading.Lock())
+
     def read(self, key: str, rel: str) -> Loaded:
         real = self.resolve(key, rel)
         try:
-            data = real.read_bytes()
+            data = read_capped(real, MAX_FILE_BYTES)
+        except FileTooLarge:
+            raise WorkspaceError(413, f"{rel}: over netc's size limit for a spec") from None
+        except NotRegularFile:
+            raise WorkspaceError(403, f"{rel}: not a regular file") from None
         except OSError as exc:
             raise WorkspaceError(403, f"{rel}: cannot read ({exc.strerror or exc})") from None
         try:
@@ -162,7 +175,7 @@ class Workspace:
             raise WorkspaceError(
                 400, f"{rel}: the text is not valid Unicode (character {exc.start})"
             ) from None
-        with self._write_lock:  # one check-then-replace at a time within this server
+        with self._lock_for(real):  # one check-then-replace at a time per file
             current = _current_etag(real)
             if current != etag:
                 if current is None:
@@ -186,10 +199,13 @@ class Workspace:
 
 
 def _current_etag(path: Path) -> str | None:
+    """The file's ETag, read without blocking (a FIFO or device is refused at once)."""
     try:
-        return etag_of(path.read_bytes())
+        return etag_of(read_capped(path, MAX_FILE_BYTES))
     except FileNotFoundError:
         return None
+    except NotRegularFile:
+        raise WorkspaceError(403, f"{path.name}: not a regular file") from None
     except OSError as exc:
         raise WorkspaceError(403, f"{path.name}: cannot read ({exc.strerror or exc})") from None
 

@@ -15,15 +15,15 @@ where it is used: the command line checks the folder before paying for it.)
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from netc.util.files import write_atomic
+from netc.util.files import write_atomic, write_stream
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
@@ -80,24 +80,19 @@ def check_run_dir(out: Path, *, resume: bool, force: bool) -> bool:
 
 
 def _write_stream(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Atomically write `path` by streaming into a temporary file beside it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomically write `path` by streaming into a temporary file beside it (one left by a
+    killed run is removed by the next write)."""
+    write_stream(path, write)
 
 
 def save_torch(path: Path, obj: object) -> None:
     import torch
 
-    _write_stream(path, lambda handle: torch.save(obj, handle))
+    try:
+        _write_stream(path, lambda handle: torch.save(obj, handle))
+    except RuntimeError as exc:  # torch's writer reports a full disk or I/O error this way
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OSError(errno.EIO, f"could not write the checkpoint ({reason})", str(path)) from None
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -210,6 +210,20 @@ class _Matcher:
             )
         )
 
+    def _tie_shared(self) -> None:
+        """A blob shared with an earlier layer (Caffe's `param { name: }`) holds its owner's
+        values, as in Caffe, whatever the file has under its own name."""
+        for key, target in self.table.by_key.items():
+            if target.shares is None:
+                continue
+            node, blob = target.shares
+            owner = next(
+                (e for e in self.table.by_node.get(node, []) if e is not None and e.blob == blob),
+                None,
+            )
+            if owner is not None and owner.key in self.out.arrays:
+                self.out.arrays[key] = self.out.arrays[owner.key]
+
     def missing_name(self, name: str) -> str:
         """Why a source layer/key has no place in the network."""
         try:
@@ -223,6 +237,7 @@ class _Matcher:
     def finish(self) -> Matched:
         if self.errors:
             raise NetcError(self.errors)
+        self._tie_shared()
         for key, target in self.table.by_key.items():
             if target.blob in OPTIONAL_BLOBS:
                 self.out.optional.add(key)

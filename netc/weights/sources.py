@@ -78,12 +78,55 @@ def read_flat(path: Path) -> Arrays:
             k: v.astype(np.float32) if v.dtype.name == "bfloat16" else v for k, v in arrays.items()
         }
     if kind == "npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                return {k: archive[k] for k in archive.files}
-        except (OSError, ValueError) as exc:
-            raise NetcError.single(f"{path}: not a numpy .npz archive ({exc})") from None
+        return _npz(path)
     raise AssertionError(kind)
+
+
+# An .npz of weights barely compresses (float32 noise); past this ratio it is a zip bomb.
+NPZ_MAX_RATIO = 64
+NPZ_MIN_BUDGET = 256 * 1024 * 1024  # what any archive may unpack to, whatever its ratio
+
+
+def _npz(path: Path) -> Arrays:
+    """numpy's archive, its members checked before any is decompressed: .npy files only, and
+    no more bytes unpacked than a weights file can plausibly hold (a zip bomb is refused)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise NetcError.single(f"{path}: not a numpy .npz archive ({exc})") from None
+    foreign = [m.filename for m in members if not m.filename.endswith(".npy")]
+    if foreign:
+        raise NetcError.single(
+            f"{path}: the archive holds {foreign[0]!r}, not a .npy array",
+            None,
+            "an .npz of weights holds one .npy array per state_dict key (numpy.savez)",
+        )
+    unpacked = sum(m.file_size for m in members)
+    budget = max(NPZ_MIN_BUDGET, NPZ_MAX_RATIO * path.stat().st_size)
+    if unpacked > budget:
+        raise NetcError.single(
+            f"{path}: unpacks to {unpacked:,} bytes from {path.stat().st_size:,} "
+            f"(over {budget:,}): refused as a zip bomb",
+            None,
+            "weights barely compress; write them with numpy.savez, not a compressor",
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise NetcError.single(f"{path}: not a numpy .npz archive ({exc})") from None
+    for key, array in arrays.items():
+        if array.dtype.kind not in "fiub":  # complex, strings, objects: not weights
+            raise NetcError.single(
+                f"{path}: {key!r} is {array.dtype} data, not real numbers",
+                None,
+                "weights are float (or integer) arrays; a complex array would lose its "
+                "imaginary part",
+            )
+    return arrays
 
 
 _SAFETENSORS_DTYPES = {

@@ -28,6 +28,7 @@ class Target:
     shape: Shape  # the IR's shape (torch may add or drop leading 1s: PReLU, num_batches_tracked)
     kind: str  # "param" | "buffer"
     derived: bool  # the layer is new, or replaced, in a derived spec (`extends`)
+    shares: tuple[str, str] | None = None  # (owner node, owner blob): Caffe's param { name: }
 
 
 @dataclass
@@ -67,6 +68,7 @@ def targets(graph: Graph) -> Targets:
                     blob.shape,
                     blob.kind,
                     node.name in derived,
+                    blob.shared_from,
                 )
                 by_key[target.key] = target
                 entries.append(target)

@@ -17,13 +17,13 @@ A thin driver over the layer registry (`LayerType.onnx_*`):
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.fusion import absorptions
-from netc.ir.graph import Graph, Node
+from netc.ir.graph import Blob, Graph, Node
 from netc.layers.base import (
     BackendError,
     LayerContext,
@@ -75,6 +75,19 @@ class _Layer:
     alias: bool
 
 
+def _blob_keys(layer: _Layer) -> Iterator[tuple[Node, Blob, str | None]]:
+    """(node, blob, state_dict key or None) of a layer's blobs and its absorbed layer's."""
+    renames = layer.node.layer.torch_state_names(
+        layer.ctx, TorchSite(layer.site.inputs, layer.site.outputs)
+    )
+    for node in (layer.node, layer.absorbed):
+        if node is None:
+            continue
+        for blob in node.blobs:
+            name = renames.get(blob.name, blob.name) if node is layer.node else blob.name
+            yield node, blob, (f"{layer.node.name}.{name}" if name is not None else None)
+
+
 class _Emitter:
     """Collects nodes and initializers; implements `netc.layers.base.OnnxEmitter`."""
 
@@ -98,28 +111,32 @@ class _Emitter:
         self.node_names: set[str] = set()
         self.layer: _Layer | None = None
         self.keys: dict[str, str] = {}  # blob name -> state_dict key, for the current layer
+        self.blob_keys: dict[tuple[str, str], str] = {}  # (node, blob) -> key, every layer
         self.blob_shapes: dict[str, Shape] = {}
         self.owner: dict[str, Node] = {}
         self.first: int = 0
 
     # ---- per layer ------------------------------------------------------------------------
 
+    def index(self, layers: Sequence[_Layer]) -> None:
+        """Every blob's state_dict key, so that a blob shared with another layer (Caffe's
+        `param { name: }`) reads its owner's one initializer."""
+        for layer in layers:
+            for node, blob, key in _blob_keys(layer):
+                if key is not None:
+                    self.blob_keys[(node.name, blob.name)] = key
+
     def begin(self, layer: _Layer) -> None:
         self.layer = layer
         self.first = len(self.nodes)
         self.keys, self.blob_shapes, self.owner = {}, {}, {}
-        renames = layer.node.layer.torch_state_names(
-            layer.ctx, TorchSite(layer.site.inputs, layer.site.outputs)
-        )
-        for node in (layer.node, layer.absorbed):
-            if node is None:
-                continue
-            for blob in node.blobs:
-                name = renames.get(blob.name, blob.name) if node is layer.node else blob.name
-                if name is not None:
-                    self.keys[blob.name] = f"{layer.node.name}.{name}"
-                self.blob_shapes[blob.name] = blob.shape
-                self.owner[blob.name] = node
+        for node, blob, key in _blob_keys(layer):
+            if blob.shared_from is not None:
+                key = self.blob_keys.get(blob.shared_from, key)
+            if key is not None:
+                self.keys[blob.name] = key
+            self.blob_shapes[blob.name] = blob.shape
+            self.owner[blob.name] = node
 
     def end(self) -> None:
         """Name the layer's nodes: the one writing its first top by the layer, the others by
@@ -378,6 +395,7 @@ def build_model(
 
     emitter = _Emitter(graph, weights, seed, weights_origin)
     emitter.names.update(shapes)
+    emitter.index([layer for layer in layers if not layer.alias])
     for layer in layers:
         if layer.alias:
             continue
@@ -512,14 +530,7 @@ def _unexpected(
     too); entries torch keeps that ONNX does not need (num_batches_tracked) are fine."""
     known = set(used)
     for layer in layers:
-        renames = layer.node.layer.torch_state_names(
-            layer.ctx, TorchSite(layer.site.inputs, layer.site.outputs)
-        )
-        for node in (layer.node, layer.absorbed):
-            for blob in node.blobs if node is not None else []:
-                name = renames.get(blob.name, blob.name) if node is layer.node else blob.name
-                if name is not None:
-                    known.add(f"{layer.node.name}.{name}")
+        known.update(key for _, _, key in _blob_keys(layer) if key is not None)
     extra = sorted(k for k in weights if k not in known)
     if not extra:
         return []

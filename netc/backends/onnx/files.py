@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netc.util.files import write_atomic
+from netc.util.files import staging_dir, write_atomic
 
 if TYPE_CHECKING:
     import onnx
@@ -55,9 +54,8 @@ def save(model: onnx.ModelProto, path: Path, *, threshold: int = EXTERNAL_THRESH
     import onnx
 
     target = data_path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=folder) as tmp:
-        staged = Path(tmp) / path.name
+    with staging_dir(path) as tmp:
+        staged = tmp / path.name
         # onnx writes the data file named by `location` beside the model it saves
         onnx.save_model(
             model,
@@ -68,7 +66,7 @@ def save(model: onnx.ModelProto, path: Path, *, threshold: int = EXTERNAL_THRESH
             size_threshold=1024,
         )
         mode = _mode(path)
-        for staged_file, final in ((Path(tmp) / target.name, target), (staged, path)):
+        for staged_file, final in ((tmp / target.name, target), (staged, path)):
             os.chmod(staged_file, mode)
             os.replace(staged_file, final)
     return [target, path]

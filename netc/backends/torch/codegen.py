@@ -1187,6 +1187,14 @@ class _Generator:
         )
         table += "\n".join(lines) if compact else "MULTIPLIERS: dict[str, tuple[float, float]] = {}"
         out = [table, _MULTIPLIERS_FN]
+        shared = self.shared_params()
+        if shared:
+            out.append(
+                "# Caffe's shared parameters (param { name: }): each is its owner's tensor\n"
+                "SHARED_PARAMS: dict[str, str] = {\n"
+                + "".join(f"    {py_str(k)}: {py_str(v)},\n" for k, v in shared.items())
+                + "}"
+            )
         evals = self.eval_batchnorm()
         if evals:
             out.append(
@@ -1194,6 +1202,23 @@ class _Generator:
                 "# (frozen, or Caffe's use_global_stats): `train()` leaves them in eval mode.\n"
                 + _tuple_lines("EVAL_BATCHNORM", [py_str(n) for n in evals])
             )
+        return out
+
+    def shared_params(self) -> dict[str, str]:
+        """state_dict key of a blob shared with an earlier layer -> the owner's key."""
+        layer_of: dict[str, str] = {}
+        for layer in self.lowered.layers:
+            for node in (layer.node, layer.absorbed):
+                if node is not None:
+                    layer_of[node.name] = layer.name
+        out: dict[str, str] = {}
+        for layer in self.lowered.layers:
+            for node in (layer.node, layer.absorbed):
+                for blob in node.blobs if node is not None else []:
+                    if blob.shared_from is None or blob.shared_from[0] not in layer_of:
+                        continue
+                    owner, owner_blob = blob.shared_from
+                    out[f"{layer.name}.{blob.name}"] = f"{layer_of[owner]}.{owner_blob}"
         return out
 
     def eval_batchnorm(self) -> list[str]:
@@ -1249,6 +1274,10 @@ class _Generator:
         return "\n".join(w.lines)
 
     def top_init(self, w: _Writer) -> None:
+        if self.shared_params():
+            w.add(2, "for name, owner in SHARED_PARAMS.items():")
+            w.add(3, 'module, _, attribute = name.rpartition(".")')
+            w.add(3, "setattr(self.get_submodule(module), attribute, self.get_parameter(owner))")
         frozen = any(
             b.kind == "param" and b.lr_mult == 0
             for layer in self.lowered.layers

@@ -189,7 +189,7 @@ def lower(graph: Graph) -> Lowered:
         if tensor.shape is not None:
             shapes.setdefault(value(tensor.id), tensor.shape)
 
-    _decide_memory(layers, args)
+    _decide_memory(layers, args, results)
     root = _instances(graph, layers, results)
     return Lowered(graph, layers, args, results, canon, root, shapes)
 
@@ -197,8 +197,20 @@ def lower(graph: Graph) -> Lowered:
 # ---- 4. memory ----------------------------------------------------------------------------
 
 
-def _decide_memory(layers: list[Layer], args: list[str]) -> None:
-    """Which layers write into their first input, and the module flags that follow."""
+@dataclass
+class _Memory:
+    """One piece of memory and the values living in it (a tensor, its in-place updates and its
+    views): who reads it last, who keeps it for backward, whether it must survive the forward."""
+
+    last_read: int = -1
+    keepers: set[int] = field(default_factory=set)  # ids of layers keeping it for backward
+    pinned: bool = False
+
+
+def _decide_memory(layers: list[Layer], args: list[str], results: list[str]) -> None:
+    """Which layers write into their first input, and the module flags that follow. A network
+    result is read after every layer: memory it shares (a view of it, or itself) is never
+    overwritten."""
     readers: dict[str, list[Layer]] = {}
     producer: dict[str, Layer] = {}
     kept = {id(layer): layer.saved_values() for layer in layers}
@@ -207,26 +219,37 @@ def _decide_memory(layers: list[Layer], args: list[str]) -> None:
             readers.setdefault(v, []).append(layer)
         for v in layer.outputs:
             producer.setdefault(v, layer)
-    root: dict[str, str] = {v: v for v in args}
-    group: dict[str, list[str]] = {v: [v] for v in args}  # root -> values in that memory
+    root: dict[str, str] = {v: v for v in args}  # value -> the value whose memory it is in
+    memory: dict[str, _Memory] = {}  # root value -> what is known of that memory
     external = set(args)
+    final = set(results)
+
+    def add(r: str, v: str) -> None:
+        """Value `v` lives in the memory of `r`: fold its readers and pins in (O(readers))."""
+        mem = memory.setdefault(r, _Memory())
+        for reader in readers.get(v, ()):
+            mem.last_read = max(mem.last_read, reader.index)
+            if v in kept[id(reader)][0]:
+                mem.keepers.add(id(reader))
+        made = producer.get(v)
+        if v in final or (made is not None and v in kept[id(made)][1]):
+            mem.pinned = True  # returned by forward, or kept for backward by its producer
+
+    for v in args:
+        add(v, v)
 
     def safe(layer: Layer) -> bool:
         target = root.get(layer.inputs[0], layer.inputs[0])
         if target in external:
             return False
-        for v in group.get(target, [target]):
-            for reader in readers.get(v, []):
-                if reader is layer:
-                    continue
-                if reader.index > layer.index:
-                    return False  # a later reader would see the overwritten data
-                if v in kept[id(reader)][0]:
-                    return False  # kept for backward
-            made = producer.get(v)
-            if made is not None and v in kept[id(made)][1]:
-                return False
-        return True
+        if target not in memory:
+            add(target, target)
+        mem = memory[target]
+        return (
+            not mem.pinned
+            and mem.last_read <= layer.index  # no later reader would see overwritten data
+            and not mem.keepers - {id(layer)}  # nobody keeps it for backward
+        )
 
     for layer in layers:
         node = layer.node
@@ -257,10 +280,9 @@ def _decide_memory(layers: list[Layer], args: list[str]) -> None:
                 continue
             r = root.get(layer.inputs[0], layer.inputs[0]) if view and layer.inputs else v
             root[v] = r
-            if r == v:
-                group[v] = [v]
-            else:
-                group.setdefault(r, [r]).append(v)
+            if r != v and r not in memory:
+                add(r, r)
+            add(r, v)
 
 
 # ---- 5. instances -----------------------------------------------------------------------
