@@ -108,8 +108,6 @@ class _Codec:
         def check(value: Any) -> Any:
             if type(value) in kinds:
                 return value
-            if float in kinds and type(value) is int:  # JSON writes 1.0 as 1.0, but be lenient
-                return value
             raise TreeDecodeError(f"expected {'/'.join(k.__name__ for k in kinds)}")
 
         return check

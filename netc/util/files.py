@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import stat
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -170,7 +172,7 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
         names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(_TMP_SUFFIX)]
     except OSError:
         return removed
-    now = _now()
+    now = time.time()
     for name in names:
         pid_text = name[len(prefix) :].split("-", 1)[0]
         path = folder / name
@@ -182,19 +184,11 @@ def remove_stale_temporaries(target: Path) -> list[Path]:
             continue
         with contextlib.suppress(OSError):
             if path.is_dir() and not path.is_symlink():
-                import shutil
-
                 shutil.rmtree(path)
             else:
                 path.unlink()
             removed.append(path)
     return removed
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def write_stream(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
@@ -238,6 +232,4 @@ def staging_dir(target: Path) -> Iterator[Path]:
     try:
         yield tmp
     finally:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
