@@ -36,6 +36,8 @@ MAX_BATCH = 1_000_000
 MAX_SIDE = 100_000
 MAX_DEPTH = 64
 _READS_FILES = re.compile(r"\b(?:import|extends)\b")
+GRAPH_CACHE_BYTES = 256 * 1024 * 1024
+SVG_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_DOT_TIMEOUT = 20.0  # seconds; the largest zoo drawing takes a tenth of one
 
 
@@ -48,10 +50,12 @@ class ApiError(Exception):
         message: str,
         hint: str | None = None,
         diagnostics: list[dict[str, Any]] | None = None,
+        retry_after_s: int = 0,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after_s = retry_after_s  # sent as Retry-After (503)
         self.diagnostics = (
             diagnostics if diagnostics is not None else [Diagnostic(message, None, hint).to_json()]
         )
@@ -171,11 +175,16 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    """A small LRU of results by key; concurrent requests for one key compute it once."""
+    """An LRU of results by key, bounded in entries and in bytes (as `weigh` estimates them);
+    concurrent requests for one key compute it once. A result heavier than the whole budget
+    is returned and not kept."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int, weigh: Callable[[V], int]) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._weigh = weigh
         self._items: OrderedDict[K, Future[V]] = OrderedDict()
+        self._weights: dict[K, int] = {}
         self._lock = threading.Lock()
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
@@ -185,20 +194,50 @@ class Memo(Generic[K, V]):
             if future is None:
                 future = Future()
                 self._items[key] = future
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
+                self._evict()
             else:
                 self._items.move_to_end(key)
         if owner:
             try:
-                future.set_result(compute())
+                value = compute()
             except BaseException as exc:
                 future.set_exception(exc)
                 if not isinstance(exc, NetcError):  # keep diagnostics, retry anything else
-                    with self._lock:
-                        if self._items.get(key) is future:
-                            del self._items[key]
+                    self._forget(key, future)
+                raise
+            future.set_result(value)
+            with self._lock:
+                if self._items.get(key) is future:
+                    self._weights[key] = self._weigh(value)
+                    self._evict()
+            return value
         return future.result()
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(self._weights.values())
+
+    def _forget(self, key: K, future: Future[V]) -> None:
+        with self._lock:
+            if self._items.get(key) is future:
+                del self._items[key]
+                self._weights.pop(key, None)
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries until both bounds hold (the lock is held)."""
+        total = sum(self._weights.values())
+        for key in list(self._items):
+            if len(self._items) <= self.capacity and total <= self.max_bytes:
+                return
+            total -= self._weights.pop(key, 0)
+            del self._items[key]
+
+
+def graph_bytes(graph: Graph) -> int:
+    """About what a compiled graph holds: measured at 2-5 kB a layer on the zoo (tracemalloc),
+    plus its names (each kept several times: node, tensors, frames) and its sources' text."""
+    names = sum(len(n.name) + sum(map(len, n.outputs)) for n in graph.nodes)
+    return 8192 * len(graph.nodes) + 4 * names + sum(len(s.text) for s in graph.sources)
 
 
 # ---- the engine ---------------------------------------------------------------------------
@@ -208,8 +247,10 @@ class Memo(Generic[K, V]):
 class Engine:
     limits: Limits = DEFAULT_LIMITS
     dot_timeout: float = DEFAULT_DOT_TIMEOUT
-    _graphs: Memo[tuple[object, ...], Graph] = field(default_factory=lambda: Memo(8))
-    _svgs: Memo[str, bytes] = field(default_factory=lambda: Memo(16))
+    _graphs: Memo[tuple[object, ...], Graph] = field(
+        default_factory=lambda: Memo(8, GRAPH_CACHE_BYTES, graph_bytes)
+    )
+    _svgs: Memo[str, bytes] = field(default_factory=lambda: Memo(16, SVG_CACHE_BYTES, len))
 
     def graph(self, spec: Spec) -> Graph:
         """The spec compiled (cached); raises ApiError(422) with its diagnostics."""

@@ -18,7 +18,6 @@ import ipaddress
 import json
 import re
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,13 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from netc.serve.engine import ApiError, Engine, onnx_available, spec_of
+from netc.serve.admission import SMALL_TEXT_BYTES, Admission, Busy
+from netc.serve.engine import ApiError, Engine, Spec, onnx_available, spec_of
 from netc.serve.workspace import Workspace, WorkspaceError
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 MAX_BODY = 8 * 1024 * 1024  # a spec of netc's largest allowed size (4 MiB), JSON-escaped
-MAX_CONCURRENT = 4  # compilations at once; more requests wait their turn
+MAX_CONCURRENT = 4  # compilations at once; more requests queue (netc/serve/admission.py)
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -102,9 +102,7 @@ class App:
     max_body: int = MAX_BODY
     log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr))
     assets: dict[str, tuple[bytes, str]] = field(default_factory=load_assets)
-    slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(MAX_CONCURRENT)
-    )
+    admission: Admission = field(default_factory=lambda: Admission(slots=MAX_CONCURRENT))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -151,7 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         unread = self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0")
         if not self._consumed and unread not in ("", "0"):
             self.close_connection = True  # its unread body must not be taken for a request
-        self._json(error.status, error.to_json())
+        headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
+        self._json(error.status, error.to_json(), headers)
 
     def _query(self) -> dict[str, str]:
         query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
@@ -374,7 +373,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the compiler -----------------------------------------------------------------
 
-    def _spec_and_body(self) -> tuple[Any, dict[str, Any]]:
+    def _spec_and_body(self) -> tuple[Spec, dict[str, Any]]:
         body = self._body()
         ws = self.app.workspace
         name, folder, boundary = "<spec>", ws.folder, ws.folder
@@ -390,25 +389,29 @@ class Handler(BaseHTTPRequestHandler):
             name, folder, boundary = path, real.parent, ws.roots[root].path
         return spec_of(body, name, folder, boundary), body
 
-    def _compute(self, work: Callable[[], None]) -> None:
-        if not self.app.slots.acquire(timeout=30):
-            raise ApiError(503, "the server is busy; try again", None)
+    def _compute(self, spec: Spec, work: Callable[[], None]) -> None:
+        small = len(spec.text) <= SMALL_TEXT_BYTES
         try:
-            work()
+            with self.app.admission.slot(small):
+                work()
+        except Busy as busy:
+            raise ApiError(
+                503,
+                f"the server is busy ({busy.reason}); try again",
+                retry_after_s=busy.retry_after_s,
+            ) from None
         except (RecursionError, MemoryError) as exc:
             raise ApiError(
                 422, f"input too large or too deeply nested ({type(exc).__name__})"
             ) from None
-        finally:
-            self.app.slots.release()
 
     def _analyze(self) -> None:
         spec, body = self._spec_and_body()
-        self._compute(lambda: self._json(200, self.app.engine.analyze(spec, body)))
+        self._compute(spec, lambda: self._json(200, self.app.engine.analyze(spec, body)))
 
     def _render(self) -> None:
         spec, body = self._spec_and_body()
-        self._compute(lambda: self._json(200, self.app.engine.render(spec, body)))
+        self._compute(spec, lambda: self._json(200, self.app.engine.render(spec, body)))
 
     def _build(self) -> None:
         target = self._query().get("target", "torch")
@@ -423,7 +426,7 @@ class Handler(BaseHTTPRequestHandler):
                 {"Content-Disposition": f'attachment; filename="{_ascii_name(filename)}"'},
             )
 
-        self._compute(work)
+        self._compute(spec, work)
 
 
 def _ascii_name(name: str) -> str:

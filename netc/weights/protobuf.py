@@ -17,6 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
+# Not wire types: a run of consecutive unpacked fixed-width values of one field, read as one
+# record whose value is their bytes (Caffe before 2015 wrote blob data unpacked: 5 bytes a
+# float, and one Python object per float took 1.4 GB and 13 s for a 20 MB file).
+FIXED32_RUN, FIXED64_RUN = -5, -1
+_RUNS = {FIXED32: (4, FIXED32_RUN), FIXED64: (8, FIXED64_RUN)}
 
 
 class WireError(ValueError):
@@ -59,15 +64,46 @@ def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
             raise WireError("varint longer than 10 bytes")
 
 
+def _run_length(buf: memoryview, start: int, tag: int, stride: int) -> int:
+    """How many `stride`-byte elements from `start` begin with the one-byte `tag`: looked at in
+    doubling chunks, so the work is linear in the run, not in what follows it."""
+    count, chunk = 0, 64
+    available = (len(buf) - start) // stride
+    while count < available:
+        take = min(chunk, available - count)
+        heads = np.frombuffer(buf, np.uint8, take * stride, start + count * stride)[::stride]
+        mismatch = np.flatnonzero(heads != tag)
+        if mismatch.size:
+            return count + int(mismatch[0])
+        count += take
+        chunk *= 2
+    return count
+
+
 def records(buf: memoryview) -> Iterator[Record]:
-    """The fields of one message, in file order (repeated fields appear once per occurrence)."""
+    """The fields of one message, in file order (repeated fields appear once per occurrence,
+    except runs of unpacked fixed-width values: see FIXED32_RUN)."""
     pos, end = 0, len(buf)
     while pos < end:
+        start = pos
         tag, pos = read_varint(buf, pos)
         number, wire = tag >> 3, tag & 7
         if number == 0:
             raise WireError("field number 0")
         value: int | memoryview
+        if (
+            wire in _RUNS
+            and pos == start + 1
+            and pos + _RUNS[wire][0] < end
+            and buf[pos + _RUNS[wire][0]] == tag
+        ):
+            width, run_wire = _RUNS[wire]
+            count = _run_length(buf, start, tag, width + 1)
+            elements = np.frombuffer(buf, np.uint8, count * (width + 1), start)
+            values = elements.reshape(count, width + 1)[:, 1:].tobytes()
+            pos = start + count * (width + 1)
+            yield Record(number, run_wire, memoryview(values))
+            continue
         if wire == VARINT:
             value, pos = read_varint(buf, pos)
         elif wire == FIXED64:
@@ -99,7 +135,7 @@ def floats(items: list[Record]) -> NDArray[np.float32]:
     """A repeated float field: packed (one length-delimited run) and/or unpacked (fixed32 each)."""
     parts: list[NDArray[np.float32]] = []
     for r in items:
-        if r.wire == LENGTH:
+        if r.wire in (LENGTH, FIXED32_RUN):
             raw = r.bytes()
             if len(raw) % 4:
                 raise WireError(f"field {r.number}: packed floats of {len(raw)} bytes")
@@ -115,7 +151,7 @@ def doubles(items: list[Record]) -> NDArray[np.float64]:
     """A repeated double field, packed and/or unpacked (fixed64 each)."""
     parts: list[NDArray[np.float64]] = []
     for r in items:
-        if r.wire == LENGTH:
+        if r.wire in (LENGTH, FIXED64_RUN):
             raw = r.bytes()
             if len(raw) % 8:
                 raise WireError(f"field {r.number}: packed doubles of {len(raw)} bytes")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from netc.diagnostics import Diagnostic, NetcError
+from netc.ir.deploy import computes_nothing, unread_tensors
 from netc.ir.fusion import absorptions
 from netc.ir.graph import Blob, Graph, Node
 from netc.layers.base import (
@@ -366,20 +367,12 @@ def build_model(
             if (v in consumed or any(v in layer.inputs for layer in layers)) and v not in args:
                 args.append(v)
     produced = {v for layer in layers if not layer.alias for v in layer.outputs}
-    results: list[str] = []
-    for layer in layers:
-        for v in layer.outputs:
-            if v not in consumed and v not in results and v not in args:
-                results.append(v)
+    results = list(dict.fromkeys(value(t) for t in unread_tensors(compute)))
     missing = sorted({v for v in consumed if v not in produced and v not in args})
     if missing:
         raise NetcError.single(f"the ONNX backend found no producer for {missing[0]!r}")
     if not results:
-        raise NetcError.single(
-            "the network computes nothing at inference",
-            None,
-            "the ONNX model leaves out training-only layers (losses, accuracy)",
-        )
+        raise computes_nothing(graph, "the ONNX model")
 
     shapes: dict[str, Shape] = {}
     for tensor in graph.tensors.values():

@@ -13,9 +13,6 @@ names the layer of a missing or misshapen tensor.
 
 from __future__ import annotations
 
-import pickle
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,43 +44,13 @@ def read_weights(path: Path, graph: Graph) -> dict[str, Any]:
 
 
 def _state_dict(path: Path) -> dict[str, Any]:
-    try:
-        import torch
-    except ImportError:
-        raise NetcError.single(
-            f"{path}: reading a .pt/.pth file needs torch",
-            None,
-            "install torch (pip install 'netc[torch]'), or convert the weights to .safetensors",
-        ) from None
-    try:
-        with warnings.catch_warnings():  # a file that is no checkpoint warns before it fails
-            warnings.simplefilter("ignore")
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise NetcError.single(
-            f"{path}: cannot load as a torch state_dict ({first})",
-            None,
-            "netc loads tensors only (weights_only=True); save `model.state_dict()`",
-        ) from None
-    if isinstance(data, Mapping):
-        for entry in ("state_dict", "model"):
-            inner = data.get(entry)
-            if isinstance(inner, Mapping) and inner and _tensors(inner, torch.Tensor):
-                data = inner
-                break
-    if not isinstance(data, Mapping) or not data or not _tensors(data, torch.Tensor):
+    from netc.weights.sources import read_torch
+
+    out = read_torch(path)
+    if not out:
         raise NetcError.single(
             f"{path}: holds no state_dict (a table of tensors)",
             None,
             "save `model.state_dict()`, or a checkpoint dict with a 'state_dict' or 'model' entry",
         )
-    out = {str(k): v.detach().cpu().numpy() for k, v in data.items()}
-    if all(k.startswith("module.") for k in out):  # saved from a DistributedDataParallel wrapper
-        out = {k[len("module.") :]: v for k, v in out.items()}
     return out
-
-
-def _tensors(table: Mapping[Any, Any], tensor: type) -> bool:
-    return all(isinstance(k, str) and isinstance(v, tensor) for k, v in table.items())

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from netc.diagnostics import NetcError, Span
+from netc.ir.deploy import computes_nothing, unread_tensors
 from netc.ir.fusion import absorptions
 from netc.ir.graph import Graph, Node
 from netc.layers.base import BackendError, LayerContext, Shape, TorchModule, TorchSite
@@ -173,24 +174,16 @@ def lower(graph: Graph) -> Lowered:
     missing = sorted(consumed - produced - set(args))
     if missing:
         raise NetcError.single(f"the torch backend found no producer for {missing[0]!r}")
-    results: list[str] = []
-    for layer in layers:
-        for v in layer.outputs:
-            if v not in consumed and v not in results and not layer.alias:
-                results.append(v)
+    results = list(dict.fromkeys(value(t) for t in unread_tensors(compute)))
     if not results:
-        raise NetcError.single(
-            "the network computes nothing at inference",
-            None,
-            "the torch module leaves out training-only layers (losses, accuracy)",
-        )
+        raise computes_nothing(graph, "the torch module")
     shapes: dict[str, Shape] = {}
     for tensor in graph.tensors.values():
         if tensor.shape is not None:
             shapes.setdefault(value(tensor.id), tensor.shape)
 
     _decide_memory(layers, args, results)
-    root = _instances(graph, layers, results)
+    root = _instances(graph, layers, args, results)
     return Lowered(graph, layers, args, results, canon, root, shapes)
 
 
@@ -288,7 +281,7 @@ def _decide_memory(layers: list[Layer], args: list[str], results: list[str]) -> 
 # ---- 5. instances -----------------------------------------------------------------------
 
 
-def _instances(graph: Graph, layers: list[Layer], results: list[str]) -> Instance:
+def _instances(graph: Graph, layers: list[Layer], args: list[str], results: list[str]) -> Instance:
     """The tree of template instances over the deploy layers (alias layers emit nothing)."""
     positions: dict[str, list[int]] = {}
     templates: dict[str, tuple[str, Span]] = {}
@@ -365,6 +358,9 @@ def _instances(graph: Graph, layers: list[Layer], results: list[str]) -> Instanc
                 fill(item)
 
     fill(root)
+    # the network's own signature: forward's arguments in the order of its inputs (not of
+    # first use), its results with an input returned as it is (through a Split) included
+    root.inputs, root.outputs = list(args), list(results)
     return root
 
 

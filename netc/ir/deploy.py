@@ -1,0 +1,32 @@
+"""What both backends keep of a network at inference: its outputs, and the error when none is left.
+
+(Caffe's rule, which the torch module and the ONNX model follow alike: a top nothing reads is
+an output of the network; the training-only layers, losses and metrics, are left out.)
+"""
+
+from __future__ import annotations
+
+from netc.diagnostics import NetcError, Span
+from netc.ir.graph import Graph, Node
+
+
+def unread_tensors(nodes: list[Node]) -> list[str]:
+    """The tensors `nodes` produce and none of them reads, in production order: the outputs
+    of the network those nodes make (a Split's unread top is one too, even though a backend
+    computes nothing for it)."""
+    read = {t for node in nodes for t in node.inputs}
+    return list(dict.fromkeys(t for node in nodes for t in node.outputs if t not in read))
+
+
+def computes_nothing(graph: Graph, left_out: str) -> NetcError:
+    """The network has no layer left at inference: the error points at its last layer (a
+    loss, a metric) or, for a file without layers, at its first line."""
+    where: Span | None = graph.nodes[-1].span if graph.nodes else None
+    if where is None and graph.sources:
+        where = Span(graph.sources[0], 1, 1, 1, 1)
+    return NetcError.single(
+        "the network computes nothing at inference",
+        where,
+        f"{left_out} leaves out training-only layers (losses, accuracy); "
+        "give it a layer that computes an output",
+    )
