@@ -427,6 +427,77 @@ def test_build_with_a_300_character_name_is_a_clean_error(spec: Path, tmp_path: 
     assert "File name too long" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_an_import_of_a_huge_file_is_a_positioned_error(tmp_path: Path) -> None:
+    """A sparse 6 GiB import was read whole before the 4 MiB limit was checked."""
+    with (tmp_path / "big.net").open("wb") as handle:
+        handle.truncate(6 * 1024**3)
+    main = tmp_path / "main.net"
+    main.write_text('import "big.net"\n' + SMALL)
+    result = run("check", str(main), timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"{main}:1:") and "limit" in result.stderr, result.stderr
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_a_diagnostic(tmp_path: Path) -> None:
+    """torch's writer reports a full disk as a RuntimeError (inline_container.cc): exit 70."""
+    from netc.training.checkpoints import save_torch
+
+    with pytest.raises(OSError, match="No space left"):
+        save_torch(Path("/dev/full"), {"w": torch.zeros(100_000)})  # every write: ENOSPC
+    message = (
+        "[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file "
+        "data/0: file write failed"
+    )  # what torch raises when its own writer meets the full disk
+
+    def full(obj: object, handle: object) -> None:
+        raise RuntimeError(message)
+
+    original, torch.save = torch.save, full
+    try:
+        with pytest.raises(OSError, match="could not write the checkpoint"):
+            save_torch(tmp_path / "ckpt.pt", {"w": torch.zeros(10)})
+    finally:
+        torch.save = original
+    assert not list(tmp_path.iterdir())  # no temporary left behind
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["build", "--target", "torch", "-o", "{out}.py"],
+        ["build", "--target", "onnx", "-o", "{out}.onnx"],
+        ["render", "--format", "dot", "-o", "{out}.dot"],
+        ["convert", "-o", "{out}.prototxt"],
+        ["fmt", "--write"],
+    ],
+    ids=["build-torch", "build-onnx", "render", "convert", "fmt-write"],
+)
+def test_writing_into_a_read_only_folder_is_a_clean_error(
+    spec: Path, tmp_path: Path, command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """fmt --write and -o into a read-only folder exited 70. (Tests run as root here, which
+    ignores folder permissions, so the refusal is simulated where every write ends.)"""
+    from netc.cli.app import main
+
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    out = str(tmp_path / "out")
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["netc", command[0], str(spec), *[a.replace("{out}", out) for a in command[1:]]],
+    )
+    if command[0] == "fmt":  # make the file need formatting, so fmt writes it
+        spec.write_text(spec.read_text().replace("name:", "name :"))
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1, err
+    assert "Permission denied" in err and "internal error" not in err, err
+
+
 def _check_fails_at(path: Path, text: str, line: int) -> str:
     """`netc check` of `text` exits 1 with a diagnostic positioned on `line`; its stderr."""
     path.write_text(text)
@@ -837,6 +908,17 @@ def test_serve_graph_weight_grows_with_names_and_layers() -> None:
     many = SMALL + "".join(f'layer {{ name: "r{i}" type: "ReLU" }}\n' for i in range(100))
     assert graph_bytes(netc.load(Source("a.net", long_text))) > graph_bytes(short) + 4 * 1000
     assert graph_bytes(netc.load(Source("a.net", many))) > graph_bytes(short) + 100 * 2000
+
+
+def test_serve_get_of_a_huge_file_is_refused_before_it_is_read(served: Any) -> None:
+    """GET /api/file of a 3 GiB file read it whole into memory."""
+    server, folder = served
+    with (folder / "big.net").open("wb") as handle:
+        handle.truncate(6 * 1024**3)  # holes: reading it would take 6 GiB
+    start = time.perf_counter()
+    status, data = _request(server, "GET", "/api/file?root=folder&path=big.net")
+    assert status == 413, data
+    assert time.perf_counter() - start < 5
 
 
 def test_dropout_ratio_out_of_range_is_a_positioned_error(tmp_path: Path) -> None:
