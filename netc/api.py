@@ -96,9 +96,11 @@ def load(
     batch: int | None = None,
     input_size: tuple[int, ...] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    strict: bool = False,
 ) -> Graph:
     """Parse, expand and shape-check a network: a path, or the text of a spec. `batch` and
-    `input_size` (H, W) resize every input; `input_shapes` sets named inputs' shapes."""
+    `input_size` (H, W) resize every input; `input_shapes` sets named inputs' shapes.
+    What netc accepts with a warning is in `Graph.warnings`; `strict` makes it an error."""
     with collector_paused():
         net = expand(spec, limits)
         options = BuildOptions(
@@ -107,5 +109,6 @@ def load(
             input_shapes=input_shapes,
             batch=batch,
             input_size=input_size,
+            strict=strict,
         )
         return build(net, options)

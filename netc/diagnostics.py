@@ -105,7 +105,13 @@ class Reporter:
 
     def __init__(self, limit: int = 100) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []  # kept apart: they never stop a build
         self.limit = limit
+
+    def warn(self, message: str, span: Span | None = None, hint: str | None = None) -> None:
+        """Something netc accepts but the user should know (a fork's field it ignores)."""
+        if len(self.warnings) < self.limit:
+            self.warnings.append(Diagnostic(message, span, hint, severity="warning"))
 
     def error(self, message: str, span: Span | None = None, hint: str | None = None) -> None:
         if len(self.diagnostics) >= self.limit:

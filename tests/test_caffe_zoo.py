@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import WILD_REFUSED, accepted_prototxts
+from conftest import WILD_NEEDS_OPTIONS, WILD_REFUSED, accepted_prototxts
 
 import netc
 
@@ -25,7 +25,7 @@ def test_zoo_is_present(zoo_dir: Path, zoo_prototxts: list[Path]) -> None:
     assert len(sorted(zoo_dir.rglob("*.prototxt"))) == 23
     wild = {p.name for p in (zoo_dir / "caffe-wild").glob("*.prototxt")}
     assert set(WILD_REFUSED) <= wild
-    assert len(zoo_prototxts) == 23 - len(WILD_REFUSED)
+    assert len(zoo_prototxts) == 23 - len(WILD_REFUSED) - len(WILD_NEEDS_OPTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(WILD_REFUSED))
@@ -43,6 +43,78 @@ def test_wild_files_still_refused_fail_cleanly(zoo_dir: Path, name: str) -> None
     first = result.stderr.splitlines()[0]
     assert re.match(rf"{re.escape(str(path))}:\d+:\d+: error: ", first), first
     assert WILD_REFUSED[name] in first
+
+
+def _wild_figures(zoo_dir: Path) -> dict[str, tuple[dict[str, tuple[int, ...]], int, int]]:
+    """caffe-wild/SOURCES.md's table: file -> (input shapes, params, conv/fc MACs), for the rows
+    with figures (computed there by OpenCV's Caffe importer, or by Caffe's layer rules)."""
+    rows: dict[str, tuple[dict[str, tuple[int, ...]], int, int]] = {}
+    for line in (zoo_dir / "caffe-wild" / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or not cells[0].endswith(".prototxt") or "–" in cells[8:]:
+            continue
+        shapes = {}
+        for entry in cells[7].split(";"):
+            name, dims = entry.split()
+            shapes[name] = tuple(int(d) for d in dims.split("×"))
+        rows[cells[0]] = (shapes, int(cells[8].replace(",", "")), int(cells[9].replace(",", "")))
+    return rows
+
+
+def test_wild_files_match_their_independent_figures(zoo_dir: Path) -> None:
+    """Params and conv/fc MACs at batch 1 of every caffe-wild file netc reads, against
+    SOURCES.md (OpenCV 4.14's importer where it reads the file, Caffe's rules otherwise)."""
+    from netc.analysis.core import analyze
+
+    figures = _wild_figures(zoo_dir)
+    assert len(figures) == 10  # every row but the two forks with no independent count yet
+    checked = []
+    for name, (shapes, params, macs) in sorted(figures.items()):
+        if name in WILD_REFUSED:
+            continue
+        stages = WILD_NEEDS_OPTIONS.get(name, ({}, ()))[1]
+        graph = netc.load(
+            zoo_dir / "caffe-wild" / name, input_shapes=shapes, stages=stages, batch=1
+        )
+        totals = analyze(graph).totals
+        assert (graph.params_count(), totals.macs) == (params, macs), name
+        checked.append(name)
+    assert len(checked) == len(figures) - len(set(figures) & set(WILD_REFUSED))
+
+
+@pytest.mark.parametrize("name", sorted(WILD_NEEDS_OPTIONS))
+def test_a_file_without_sizes_or_stage_names_the_flags_and_reads_with_them(
+    zoo_dir: Path, name: str, tmp_path: Path
+) -> None:
+    path = zoo_dir / "caffe-wild" / name
+    shapes, stages = WILD_NEEDS_OPTIONS[name]
+    size_flags = [
+        f"--input-shape={blob}={'x'.join(map(str, shape))}" for blob, shape in shapes.items()
+    ]
+    stage_flags = [f"--stage={stage}" for stage in stages]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "netc", *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    refused = run("check", str(path))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    wanted = "--stage " if stages else "--input-shape data="
+    assert f"hint: {wanted}" in refused.stderr or wanted in refused.stderr, refused.stderr
+    if stages:  # with the stage, the missing size is named next
+        sized = run("check", str(path), *stage_flags)
+        assert sized.returncode == 1 and "--input-shape data=" in sized.stderr, sized.stderr
+    flags = [*size_flags, *stage_flags]
+    for phase in ("TEST", "TRAIN"):
+        assert run("check", str(path), "--phase", phase, *flags).returncode == 0
+    assert run("analyze", str(path), *flags).returncode == 0
+    dot = tmp_path / "net.dot"
+    assert run("render", str(path), "--format", "dot", "-o", str(dot), *flags).returncode == 0
+    onnx = tmp_path / "net.onnx"
+    assert run("build", str(path), "--target", "onnx", "-o", str(onnx), *flags).returncode == 0
+    graph = netc.load(path, input_shapes=shapes, stages=stages)
+    for label in ("label",) if "label" in {t.blob for t in graph.tensors.values()} else ():
+        assert graph.tensor(label).shape == (1,)  # the label follows the data's batch
 
 
 @pytest.mark.parametrize("path", ZOO_FILES, ids=[p.name for p in ZOO_FILES])

@@ -115,13 +115,6 @@ CASES: list[tuple[str, str, str, int, int]] = [
         88,
     ),
     (
-        "duplicate_layer_name",
-        H + conv() + "\n" + conv('bottom: "data" top: "c2" '),
-        'layer name "c" is used twice',
-        3,
-        15,
-    ),
-    (
         "cycle",
         H
         + 'layer { name: "a" type: "ReLU" bottom: "b" }\nlayer { name: "b" type: "ReLU" bottom: "a" }',

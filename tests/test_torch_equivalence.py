@@ -217,7 +217,12 @@ def test_macs(network: Path) -> None:
 # The analyzer's saved-for-backward estimate is 6.2% under torch's measurement on this real file
 # with a frozen backbone (estimate 18,216,096 bytes, measured 19,423,392): a known gap, found
 # when the file joined the zoo; strict, so the test says when it is fixed.
-KNOWN_SAVED_GAPS = {("mobilenet_v2.shicai.deploy.prototxt", True)}
+# The same gap shows on ResNeXt-50 (soeaver's release, read since ceil_mode is understood):
+# estimate 25,907,104 bytes, measured 26,718,112 (3.0% under).
+KNOWN_SAVED_GAPS = {
+    ("mobilenet_v2.shicai.deploy.prototxt", True),
+    ("resnext50_32x4d.soeaver.deploy.prototxt", True),
+}
 
 
 @pytest.mark.parametrize("frozen", [False, True], ids=["trainable", "frozen-backbone"])

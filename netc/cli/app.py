@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from netc.cli.loading import StageOption, StrictOption
 from netc.diagnostics import NetcError
 
 if TYPE_CHECKING:
@@ -90,9 +91,12 @@ def check(
     phase: PhaseOption = "TEST",
     input_shape: InputShapeOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file.")] = False,
+    strict: StrictOption = False,
+    stage: StageOption = None,
 ) -> None:
     """Parse, expand and shape-check networks; print one summary line per file."""
     from netc.api import load
+    from netc.cli.loading import show_warnings
     from netc.layers.base import fmt_shape
 
     phase = check_phase(phase)
@@ -100,7 +104,9 @@ def check(
     failed = 0
     for path in files:
         try:
-            graph = load(path, phase=phase, input_shapes=shapes)
+            graph = load(
+                path, phase=phase, input_shapes=shapes, strict=strict, stages=tuple(stage or ())
+            )
         except NetcError as error:
             failed += 1
             if as_json:
@@ -139,10 +145,12 @@ def check(
                             for t in graph.outputs
                         },
                         "params": graph.params_count(),
+                        "warnings": [d.to_json() for d in graph.warnings],
                     }
                 )
             )
         else:
+            show_warnings(graph)
             print(
                 f"{path}: ok: {graph.name}, {len(graph)} layers, "
                 f"inputs {describe(graph.inputs) or 'none'} -> outputs {describe(graph.outputs) or 'none'}"
@@ -289,12 +297,15 @@ def analyze(
             help='Fail (exit 3) if exceeded, e.g. "params<25M,macs<4G,train_mem(batch=64)<20GiB".',
         ),
     ] = None,
+    strict: StrictOption = False,
+    stage: StageOption = None,
 ) -> None:
     """Shapes, parameters, MACs/FLOPs, memory and receptive fields, per layer and in total."""
     from netc.analysis.core import DTYPE_BYTES, OPTIMIZER_STATE, collapse, frames_index
     from netc.analysis.core import analyze as run_analysis
     from netc.analysis.report import FORMATS, render
     from netc.api import load
+    from netc.cli.loading import show_warnings
     from netc.layers.base import COUNTING
 
     phase = check_phase(phase)
@@ -323,12 +334,21 @@ def analyze(
             usage(str(exc))
 
     def load_at(n: int | None) -> Graph:
-        return load(file, phase=phase, input_shapes=shapes, batch=n, input_size=size)
+        return load(
+            file,
+            phase=phase,
+            input_shapes=shapes,
+            batch=n,
+            input_size=size,
+            strict=strict,
+            stages=tuple(stage or ()),
+        )
 
     try:
         graph = load_at(batch)
     except NetcError as error:
         fail(error)
+    show_warnings(graph)
     analysis = run_analysis(graph, dtype=dtype, counting=count, optimizer=optimizer)
     if depth is not None:
         analysis.rows = collapse(analysis.rows, frames_index(graph), depth)

@@ -9,6 +9,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from netc.cli.loading import StageOption, StrictOption, load_graph
+
 TARGETS = ("torch", "onnx")
 
 
@@ -58,6 +60,8 @@ def build(
             help="onnx: write LRN as elementary ops (faster in onnxruntime) instead of ONNX's LRN.",
         ),
     ] = False,
+    strict: StrictOption = False,
+    stage: StageOption = None,
 ) -> None:
     """Generate a PyTorch module (one self-contained file that imports only torch) or an ONNX
     model."""
@@ -73,11 +77,11 @@ def build(
     if output is not None and not output.absolute().parent.is_dir():
         usage(f"{output}: the folder {output.absolute().parent} does not exist")
     if target == "onnx":
-        _onnx(file, output, force, phase, shapes, weights, opset, decompose_lrn)
+        _onnx(file, output, force, phase, shapes, weights, opset, decompose_lrn, strict, stage)
         return
     if weights is not None or opset is not None or decompose_lrn:
         usage("--weights, --opset and --decompose-lrn apply to --target onnx")
-    _torch(file, output, force, phase, shapes)
+    _torch(file, output, force, phase, shapes, strict, stage)
 
 
 def _torch(
@@ -86,14 +90,15 @@ def _torch(
     force: bool,
     phase: str,
     shapes: dict[str, tuple[int, ...]] | None,
+    strict: bool,
+    stages: list[str] | None,
 ) -> None:
-    from netc.api import load
     from netc.backends.torch import MARKER, generate
     from netc.cli.app import fail
     from netc.diagnostics import NetcError
 
     try:
-        graph = load(file, phase=phase, input_shapes=shapes)
+        graph = load_graph(file, phase=phase, input_shapes=shapes, strict=strict, stages=stages)
         source = generate(graph, str(file)).source
     except NetcError as error:
         fail(error)
@@ -120,6 +125,8 @@ def _onnx(
     weights: Path | None,
     opset: int | None,
     decompose_lrn: bool,
+    strict: bool,
+    stages: list[str] | None,
 ) -> None:
     from netc.cli.app import fail, usage
     from netc.diagnostics import NetcError
@@ -130,7 +137,6 @@ def _onnx(
         import onnx  # noqa: F401  (checked here so a missing package is one clear message)
     except ImportError:
         usage("--target onnx needs the onnx package: pip install 'netc[onnx]'")
-    from netc.api import load
     from netc.backends.onnx import DEFAULT_OPSET, MIN_OPSET, build_model, max_opset, save
     from netc.backends.onnx.files import data_path, generated_by_netc
     from netc.backends.onnx.weights import read_weights
@@ -144,7 +150,7 @@ def _onnx(
         # the side file of external data is netc's when the model beside it is
         guard_output(path, force=force, ours=lambda _: generated_by_netc(output), inputs=[file])
     try:
-        graph = load(file, phase=phase, input_shapes=shapes)
+        graph = load_graph(file, phase=phase, input_shapes=shapes, strict=strict, stages=stages)
         arrays = read_weights(weights, graph) if weights is not None else None
         model = build_model(
             graph,

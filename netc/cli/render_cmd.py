@@ -12,6 +12,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from netc.cli.loading import StageOption, StrictOption, load_graph
+
 EXIT_GRAPHVIZ = 4  # no image: Graphviz missing, failed or timed out (the .dot was written)
 FORMATS = ("dot", "svg", "png", "pdf")
 
@@ -117,12 +119,19 @@ def render(
         bool,
         typer.Option("--force", help="Overwrite an existing output file that netc did not draw."),
     ] = False,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option("--input-shape", help="Set an input's shape, e.g. data=1x3x320x320."),
+    ] = None,
+    strict: StrictOption = False,
+    stage: StageOption = None,
 ) -> None:
     """Draw a network: DOT written by netc; SVG, PNG or PDF through Graphviz's `dot`."""
-    from netc.cli.app import check_phase, fail, usage
+    from netc.cli.app import check_phase, fail, parse_input_shapes, usage
     from netc.diagnostics import NetcError
 
     phase = check_phase(phase)
+    shapes = parse_input_shapes(input_shape)
     kind = _format_of(output, fmt)
     options_depth = _depth_option(depth)
     direction = rankdir.strip().upper()
@@ -137,11 +146,10 @@ def render(
     if output is not None:
         guard_output(output, force=force, ours=_is_ours, inputs=[file])
 
-    from netc.api import load
     from netc.render.dot import RenderOptions, to_dot
 
     try:
-        graph = load(file, phase=phase)
+        graph = load_graph(file, phase=phase, input_shapes=shapes, strict=strict, stages=stage)
     except NetcError as error:
         fail(error)
     if output is not None:  # nor any file the spec imports

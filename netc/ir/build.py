@@ -6,7 +6,7 @@ reported; a layer whose input has no shape is skipped rather than reported again
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netc.diagnostics import NetcError, Reporter, Span, did_you_mean
 from netc.ir.graph import Blob, Graph, Node, Tensor
@@ -43,6 +43,7 @@ class BuildOptions:
     input_shapes: dict[str, Shape] | None = None  # overrides, e.g. from --input-shape
     batch: int | None = None  # the first dimension of every input
     input_size: tuple[int, ...] | None = None  # the spatial size of every image input (H, W)
+    strict: bool = False  # warnings are errors (CI: refuse what netc would ignore)
 
 
 def build(net: NetDecl, options: BuildOptions | None = None) -> Graph:
@@ -62,7 +63,6 @@ class _Builder:
         self.versions: dict[str, int] = {}
         self.inputs: list[str] = []
         self.consumed: set[str] = set()
-        self.names: dict[str, Span] = {}
         self.producers: dict[str, list[tuple[int, str]]] = {}
 
     def run(self) -> Graph:
@@ -77,10 +77,13 @@ class _Builder:
         if state is not None and self.options.phase == "TEST" and state.has("phase"):
             self.options.phase = str(state["phase"])
         self._header_inputs(header)
-        layers = [d for d in self.net.layers if self._included(d)]
+        layers = self._unique_names([d for d in self.net.layers if self._included(d)])
         self.producers = self._producers(layers)
         for index, decl in enumerate(layers):
             self._layer(decl, index)
+        if self.options.strict:
+            for warning in self.report.warnings:
+                self.report.error(warning.message, warning.span, warning.hint)
         self.report.raise_if_any()
         outputs = [
             t
@@ -95,6 +98,7 @@ class _Builder:
             outputs,
             list(self.net.sources),
             self.options.phase,
+            self.report.warnings,
         )
 
     # ---- inputs ------------------------------------------------------------------------
@@ -188,6 +192,60 @@ class _Builder:
                 return False
         return True
 
+    def _left_out_producer(self, blob: str) -> str | None:
+        """A hint when a layer this phase and stage leave out produces `blob`: the flags that
+        would include it (Caffe's NetState: a train_test file's data layers by phase/stage),
+        preferring one of this phase."""
+        hints: list[tuple[bool, str]] = []
+        for decl in self.net.layers:
+            if self._included(decl) or blob not in [t for t, _ in decl.tops]:
+                continue
+            for rule in decl.message.all("include"):
+                if not isinstance(rule.value, PMessage):
+                    continue
+                phases = [str(f.value) for f in rule.value if f.name == "phase"]
+                other_phase = bool(phases) and phases[0] != self.options.phase
+                flags = [f"--phase {p}" for p in phases if other_phase]
+                flags += [f"--stage {f.value}" for f in rule.value if f.name == "stage"]
+                if flags:
+                    hints.append(
+                        (other_phase, f'layer "{decl.name}" produces it with {" ".join(flags)}')
+                    )
+            if not hints:
+                hints.append(
+                    (
+                        True,
+                        f'layer "{decl.name}" produces it, but its include/exclude rules leave it out',
+                    )
+                )
+        return min(hints, key=lambda h: h[0])[1] if hints else None
+
+    def _unique_names(self, layers: list[LayerDecl]) -> list[LayerDecl]:
+        """Caffe allows two layers one name (BVLC's mnist_autoencoder has two "loss"); the IR,
+        torch attributes and state_dict keys need one each: a later namesake becomes
+        `name_2` (`_3`, ...: the first suffix no layer of the file has), with a warning."""
+        taken = {d.name for d in layers}
+        seen: dict[str, Span] = {}
+        out = []
+        for decl in layers:
+            if decl.name in seen:
+                n = 2
+                while f"{decl.name}_{n}" in taken:
+                    n += 1
+                renamed = f"{decl.name}_{n}"
+                name_field = decl.message.first("name")
+                self.report.warn(
+                    f'layer name "{decl.name}" is used twice (Caffe allows it); netc calls this '
+                    f'layer "{renamed}"',
+                    name_field.value_span if name_field is not None else decl.span,
+                    f"the first is at {seen[decl.name]}; rename it to choose the name",
+                )
+                taken.add(renamed)
+                decl = replace(decl, name=renamed)
+            seen[decl.name] = decl.span
+            out.append(decl)
+        return out
+
     @staticmethod
     def _producers(layers: list[LayerDecl]) -> dict[str, list[tuple[int, str]]]:
         """blob -> (index, layer name) of every layer writing it, in order (to tell a cycle,
@@ -207,13 +265,6 @@ class _Builder:
         spec = CAFFE.message("V1LayerParameter" if legacy else "LayerParameter")
         errors_before = len(self.report.diagnostics)
         layer_type = self._type(decl)
-        if decl.name in self.names:
-            self.report.error(
-                f'layer name "{decl.name}" is used twice',
-                (decl.message.first("name") or PField("", "", decl.span, decl.span)).value_span,
-                f"the first is at {self.names[decl.name]}; layer names must be unique",
-            )
-        self.names.setdefault(decl.name, decl.span)
         layer_fields, type_fields = self._split(decl, spec.names(), layer_type)
         layer_params = validate(
             decl.message,
@@ -246,7 +297,7 @@ class _Builder:
         if all(s is not None for s in shapes):
             known = [s for s in shapes if s is not None]
             try:
-                computed = list(layer_type.shapes(ctx, known, len(decl.tops)))
+                computed = self._shapes(layer_type, ctx, known, decl)
                 if layer_type.family == "input":
                     computed = [
                         self._override(top, s)
@@ -303,6 +354,31 @@ class _Builder:
             )
         )
 
+    def _shapes(
+        self, layer_type: LayerType, ctx: LayerContext, inputs: list[Shape], decl: LayerDecl
+    ) -> list[Shape]:
+        """The layer's output shapes; for a data layer whose file states no size (LMDB `Data`
+        without crop_size), the size given with --input-shape, its label following its batch."""
+        try:
+            return list(layer_type.shapes(ctx, inputs, len(decl.tops)))
+        except ShapeError as exc:
+            if layer_type.family != "input":
+                raise
+            given = self.options.input_shapes or {}
+            first = decl.tops[0][0]
+            if first not in given:
+                raise ShapeError(
+                    exc.message,
+                    hint=f"pass --input-shape {first}=NxCxHxW, e.g. --input-shape "
+                    f"{first}=1x3x32x32" + (f"; or {exc.hint}" if exc.hint else ""),
+                    field=exc.field,
+                ) from None
+            batch = given[first][0]
+            return [
+                given.get(top, (batch,) if i else given[first])
+                for i, (top, _) in enumerate(decl.tops)
+            ]
+
     def _shape_hint(self, shapes: list[Shape | None]) -> str:
         return (
             "input shape"
@@ -344,14 +420,22 @@ class _Builder:
     ) -> tuple[list[PField], list[PField]]:
         """Fields of the layer message vs flat fields of the type's parameter message."""
         ext_names = {f.name for f in LAYER_EXTENSIONS}
-        own, flat = [], []
+        own: list[PField] = []
+        flat: list[PField] = []
         type_field_names: list[str] = []
         if layer_type is not None:
             if layer_type.message:
                 type_field_names = CAFFE.message(_message_type(layer_type.message)).names()
             type_field_names += [f.name for f in layer_type.extensions]
+        # a fork's layer-level field and the type's own field of that name, written flat: told
+        # apart by the value (Intel Caffe's `engine: "MKL2017"` is a string, the engine of
+        # ConvolutionParameter an enum, `engine: CAFFE`)
+        forks = {f.name for f in CAFFE.message("LayerParameter").fields if f.origin}
         for f in decl.message:
-            if f.name in layer_fields or f.name in ext_names:
+            if f.name in forks and f.name in type_field_names:
+                quoted = isinstance(f.value, str) and not isinstance(f.value, Symbol)
+                (own if quoted else flat).append(f)
+            elif f.name in layer_fields or f.name in ext_names:
                 own.append(f)
             elif f.name in type_field_names:
                 flat.append(f)
@@ -423,7 +507,8 @@ class _Builder:
                     self.report.error(
                         f'unknown bottom "{blob}" in layer "{decl.name}"',
                         span,
-                        did_you_mean(blob, list(self.current))
+                        self._left_out_producer(blob)
+                        or did_you_mean(blob, list(self.current))
                         or "no earlier layer or input produces it",
                     )
                 continue

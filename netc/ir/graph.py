@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from netc.diagnostics import Source, Span
+from netc.diagnostics import Diagnostic, Source, Span
 from netc.lang.expand import Frame
 from netc.layers.base import LayerType, Params, Shape
 
@@ -102,6 +102,8 @@ class Graph:
     outputs: list[str]  # tensor ids nothing consumes
     sources: list[Source] = field(default_factory=list)
     phase: str = "TEST"
+    # what was accepted with a warning (a fork's field netc ignores); `--strict` refuses them
+    warnings: list[Diagnostic] = field(default_factory=list, compare=False)
     # lookups built on first use (the graph is complete once built; see _indexes)
     _by_name: dict[str, Node] | None = field(default=None, init=False, repr=False, compare=False)
     _latest: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)

@@ -19,7 +19,11 @@ from netc.lang.values import PField, PMessage, Symbol
 from netc.layers.base import lookup
 from netc.proto.caffe_schema import CAFFE
 
-_LAYER_FIELDS = set(CAFFE.message("LayerParameter").names()) | {"frozen", "inplace"}
+# a fork's layer-level field (Intel Caffe's engine) yields to the type's own: not a clash
+_LAYER_FIELDS = {f.name for f in CAFFE.message("LayerParameter").fields if f.origin is None} | {
+    "frozen",
+    "inplace",
+}
 _V1_RENAMED = {"blobs_lr": "lr_mult", "weight_decay": "decay_mult"}
 
 

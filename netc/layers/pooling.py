@@ -12,6 +12,7 @@ from netc.layers.base import (
     LayerType,
     OnnxEmitter,
     OnnxSite,
+    Params,
     Saved,
     Shape,
     ShapeError,
@@ -23,6 +24,12 @@ from netc.layers.base import (
     register,
     spatial,
 )
+
+
+def rounds_up(params: Params) -> bool:
+    """Caffe rounds the pooled size up; BVLC master's `round_mode: FLOOR` and the forks'
+    `ceil_mode: false` (Caffe pull request 3057) round it down."""
+    return params["round_mode"] != "FLOOR" and bool(params["ceil_mode"])
 
 
 @register
@@ -66,7 +73,7 @@ class Pooling(LayerType):
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         shape = inputs[0]
         kernel, pad, stride = self.window(ctx, shape)
-        ceil = ctx.params["round_mode"] != "FLOOR"
+        ceil = rounds_up(ctx.params)
         dims = []
         padded = any(pad)  # Caffe clips both axes when either is padded
         for i, (size, k, p, s) in enumerate(zip(shape[2:], kernel, pad, stride, strict=True)):
@@ -130,7 +137,7 @@ class Pooling(LayerType):
                 args=(("output_size", 1),),
             )
         kernel, pad, stride = self.window(ctx, site.inputs[0])
-        ceil = p["round_mode"] != "FLOOR"
+        ceil = rounds_up(p)
         torch_sizes = [
             _torch_pooled(size, k, pd, s, ceil)
             for size, k, pd, s in zip(site.inputs[0][2:], kernel, pad, stride, strict=True)

@@ -1,4 +1,4 @@
-"""Layers that rearrange a tensor: Flatten, Reshape (0 and -1), Slice, Split."""
+"""Layers that rearrange a tensor: Flatten, Reshape (0 and -1), Slice, Split, Crop."""
 
 from __future__ import annotations
 
@@ -300,3 +300,96 @@ class Split(LayerType):
 
     def torch_view(self, ctx: LayerContext) -> bool:
         return True
+
+
+@register
+class Crop(LayerType):
+    """BVLC Caffe's Crop (src/caffe/layers/crop_layer.cpp): the first bottom cut to the second
+    bottom's size on every axis from `axis` on, starting at `offset` (one value for all those
+    axes, or one per axis; none means 0). FCN aligns its upsampled scores with the image so."""
+
+    type = "Crop"
+    message = "crop_param"
+    family = "reshape"
+    stem = "crop"
+    flops_per_element = 0  # data movement only
+    bottoms = (2, 2)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        shape, reference = inputs
+        if len(shape) != len(reference):
+            raise ShapeError(
+                f"crops {fmt_shape(shape)} to {fmt_shape(reference)}: their axes differ in number",
+                hint="the second bottom gives the size: it needs as many axes as the first",
+            )
+        axis, offsets = self._window(ctx, shape)
+        for i in range(axis, len(shape)):
+            if offsets[i - axis] + reference[i] > shape[i]:
+                raise ShapeError(
+                    f"axis {i}: offset {offsets[i - axis]} + size {reference[i]} runs past "
+                    f"{shape[i]}",
+                    hint="lower the offset, or crop a larger blob",
+                    field="offset",
+                )
+        return [(*shape[:axis], *reference[axis:])]
+
+    def _window(self, ctx: LayerContext, shape: Shape) -> tuple[int, list[int]]:
+        """(first cropped axis, the offset on each cropped axis)."""
+        axis = canonical_axis(int(ctx.params["axis"]), len(shape))
+        given = [int(v) for v in ctx.params["offset"]]
+        count = len(shape) - axis
+        if len(given) > 1 and len(given) != count:
+            raise ShapeError(
+                f"{len(given)} offsets for {count} cropped axes",
+                hint="give one offset for all of them, or one per axis",
+                field="offset",
+            )
+        return axis, (given * count if len(given) == 1 else given or [0] * count)
+
+    def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
+        axis, offsets = self._window(ctx, inputs[0])
+        spatial_offsets = [offsets[i - axis] if i >= axis else 0 for i in range(2, len(inputs[0]))]
+        return [Window(1, 1, -o) for o in spatial_offsets]  # output i reads input i + offset
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        axis, offsets = self._window(ctx, site.inputs[0])
+        out = site.outputs[0]
+        index = [":"] * axis + [
+            f"{o}:{o + out[i]}" if (o, out[i]) != (0, site.inputs[0][i]) else ":"
+            for i, o in enumerate(offsets, start=axis)
+        ]
+        while index and index[-1] == ":":
+            index.pop()
+        return f"{args[0]}[{', '.join(index)}]" if index else args[0]
+
+    def torch_view(self, ctx: LayerContext) -> bool:
+        return True
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        axis, offsets = self._window(ctx, site.inputs[0])
+        out = site.outputs[0]
+        axes = [
+            i for i, o in enumerate(offsets, start=axis) if (o, out[i]) != (0, site.inputs[0][i])
+        ]
+        if not axes:
+            g.node("Identity", inputs[:1], outputs)
+            return
+        starts = [offsets[i - axis] for i in axes]
+        ends = [offsets[i - axis] + out[i] for i in axes]
+        g.node(
+            "Slice",
+            [inputs[0], g.const(starts, "int64"), g.const(ends, "int64"), g.const(axes, "int64")],
+            outputs,
+        )
+
+    def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
+        return self._window(ctx, site.inputs[0])[0] > 0

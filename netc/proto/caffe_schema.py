@@ -15,6 +15,24 @@ from __future__ import annotations
 
 from netc.proto.schema import EnumType, Field, Kind, Message, Schema
 
+# --------------------------------------------------------------------------- forks' fields
+# Fields that Caffe's forks added to BVLC's messages and that real files carry. Each names its
+# fork; one netc can ignore says why (a warning each time), one that changes the network is
+# understood by the layer that reads it.
+
+_INTEL = "Intel Caffe"
+_ENGINE_IGNORED = "it picks Intel Caffe's compute library (MKL2017, MKLDNN), not what is computed"
+# intel/caffe src/caffe/proto/caffe.proto: NetParameter.engine = 9, LayerParameter.engine = 149
+INTEL_NET_ENGINE = Field("engine", 9, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
+INTEL_LAYER_ENGINE = Field("engine", 149, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
+# BVLC/caffe pull request 3057 (unmerged), carried by the forks of DenseNet, DPN, ResNeXt and
+# WRN releases: `ceil_mode: false` rounds the pooled size down. It has number 13 there, which
+# BVLC master later gave to round_mode (CEIL = 0, FLOOR = 1, the opposite sense for a binary
+# reader); prototxt files name it, and netc reads it by name.
+CEIL_MODE = Field(
+    "ceil_mode", 13, Kind.BOOL, default=True, origin="Caffe pull request 3057 (DenseNet, ResNeXt)"
+)
+
 # --------------------------------------------------------------------------- enums
 
 PHASE = EnumType("Phase", {"TRAIN": 0, "TEST": 1})
@@ -163,6 +181,7 @@ NET_PARAMETER = Message(
         Field("debug_info", 7, Kind.BOOL, default=False),
         Field("layer", 100, Kind.MESSAGE, repeated=True, message="LayerParameter"),
         Field("layers", 2, Kind.MESSAGE, repeated=True, message="V1LayerParameter"),
+        INTEL_NET_ENGINE,
     ],
 )
 
@@ -259,6 +278,7 @@ LAYER_PARAMETER = Message(
         Field("threshold_param", 128, Kind.MESSAGE, message="ThresholdParameter"),
         Field("tile_param", 138, Kind.MESSAGE, message="TileParameter"),
         Field("window_data_param", 129, Kind.MESSAGE, message="WindowDataParameter"),
+        INTEL_LAYER_ENGINE,
     ],
 )
 
@@ -592,6 +612,7 @@ POOLING_PARAMETER = Message(
         Field("engine", 11, Kind.ENUM, default="DEFAULT", enum="PoolingParameter.Engine"),
         Field("global_pooling", 12, Kind.BOOL, default=False),
         Field("round_mode", 13, Kind.ENUM, default="CEIL", enum="PoolingParameter.RoundMode"),
+        CEIL_MODE,
     ],
 )
 

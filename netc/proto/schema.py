@@ -37,6 +37,8 @@ class Field:
     enum: str | None = None  # name of the enum type for Kind.ENUM
     message: str | None = None  # name of the message type for Kind.MESSAGE
     packed: bool = False
+    origin: str | None = None  # a fork's field: which fork (None: BVLC Caffe's own)
+    ignored: str | None = None  # a fork's field netc accepts and ignores: why that is safe
 
 
 @dataclass(frozen=True)

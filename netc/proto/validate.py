@@ -135,6 +135,12 @@ def validate(
         converted = _value(f, field_spec, schema, reporter)
         if converted is _ERROR:
             continue
+        if field_spec.ignored is not None:
+            reporter.warn(
+                f'"{f.name}" ({field_spec.origin}) is ignored: {field_spec.ignored}',
+                f.name_span,
+                "remove it to silence this warning; --strict makes it an error",
+            )
         spans.setdefault(f.name, f.value_span)
         if field_spec.repeated:
             values.setdefault(f.name, []).append(converted)
