@@ -33,7 +33,6 @@ def zoo_path() -> Path:
 # exactly this reason, and fails once one of them is accepted (then remove it from here).
 WILD_REFUSED: dict[str, str] = {
     "faster_rcnn_zf_voc.test.prototxt": 'unknown layer type "Python"',
-    "pspnet50_ade20k_473.prototxt": 'unknown layer type "BN"',
     "ssd300_vgg_voc0712.deploy.prototxt": 'unknown layer type "Normalize"',
 }
 

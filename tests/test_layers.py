@@ -1827,6 +1827,8 @@ COVERED: dict[str, tuple[str, str, Shape | None]] = {
     "Reshape": (one("Reshape", "shape { dim: -1 }", (2, 3)), "l", (2 * 3,)),
     "Slice": (one("Slice", "", (2, 4)), "l", (2, 4)),
     "Split": (one("Split", "", (2, 4)), "l", (2, 4)),
+    "BN": (one("BN", "", (1, 3, 4, 4)), "l", (1, 3, 4, 4)),
+    "Interp": (one("Interp", "zoom_factor: 2", (1, 3, 4, 4)), "l", (1, 3, 7, 7)),
     "Crop": (
         net('layer { name: "l" type: "Crop" bottom: "data" bottom: "data" }', shape=(1, 3, 4, 4)),
         "l",

@@ -305,7 +305,7 @@ class _Builder:
                     ]
                 blobs = [Blob(b.name, b.shape, b.kind) for b in layer_type.blobs(ctx, known)]
                 out_shapes = (computed + out_shapes)[: len(decl.tops)]
-                self._multipliers(decl, blobs, layer_params, legacy)
+                self._multipliers(decl, blobs, layer_params, legacy, layer_type, ctx)
                 self._share(decl, blobs, layer_params, legacy)
             except ShapeError as exc:
                 where = (
@@ -608,7 +608,13 @@ class _Builder:
             blob.shared_from = (owner.node, owner.blob.name)
 
     def _multipliers(
-        self, decl: LayerDecl, blobs: list[Blob], layer_params: Params, legacy: bool
+        self,
+        decl: LayerDecl,
+        blobs: list[Blob],
+        layer_params: Params,
+        legacy: bool,
+        layer_type: LayerType,
+        ctx: LayerContext,
     ) -> None:
         specs: list[tuple[float | None, float | None, Span | None]] = []
         if legacy:
@@ -655,8 +661,9 @@ class _Builder:
                 blob.lr_mult = float(lr)
             if decay is not None:
                 blob.decay_mult = float(decay)
-        if decl.frozen or layer_params["frozen"]:
-            for blob in blobs:
+        frozen_by_type = layer_type.frozen_blobs(ctx)
+        for blob in blobs:
+            if decl.frozen or layer_params["frozen"] or blob.name in frozen_by_type:
                 blob.lr_mult = 0.0
                 blob.decay_mult = 0.0
 

@@ -136,7 +136,7 @@ class Window:
 
     kernel: int
     stride: float = 1
-    pad: int = 0
+    pad: float = 0  # a half pixel where a layer samples between pixels (Interp)
     dilation: int = 1
 
 
@@ -280,6 +280,11 @@ class LayerType:
         """Tensors kept for backward when the layer's output needs a gradient (torch's rules)."""
         return [Saved(what) for what in self.keeps]
 
+    def frozen_blobs(self, ctx: LayerContext) -> frozenset[str]:
+        """Blobs the layer's own parameters keep from learning, whatever `param { lr_mult }`
+        says (PSPNet's BN with `frozen: true`)."""
+        return frozenset()
+
     def windows(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[Window] | None:
         """The window over each spatial axis of the first input; None for point-wise layers."""
         return None
@@ -335,6 +340,11 @@ class LayerType:
     def torch_state_names(self, ctx: LayerContext, site: TorchSite) -> dict[str, str | None]:
         """Blob names that differ in torch's state_dict (None: torch has no such entry)."""
         return {}
+
+    def torch_extra_state(self, ctx: LayerContext) -> tuple[str, ...]:
+        """State_dict entries of the layer's torch module that hold no Caffe blob (the
+        `num_batches_tracked` of a fork's BN): accepted in a weights file, never required."""
+        return ()
 
     def torch_eval_always(self, ctx: LayerContext) -> bool:
         """Whether the module must stay in eval mode in training (Caffe's use_global_stats)."""
@@ -487,6 +497,13 @@ def spatial(
             field=name,
         )
     return values
+
+
+def without_ones(shape: Sequence[int]) -> tuple[int, ...]:
+    """A shape without its 1s: how one blob's layouts are told the same (Caffe keeps a bias
+    as 1×1×1×N or a BN slope as 1×C×1×1, torch as (N,) and (C,); a shared PReLU slope is a
+    scalar in Caffe, (1,) in torch)."""
+    return tuple(int(d) for d in shape if d != 1)
 
 
 def canonical_axis(axis: int, ndim: int, what: str = "axis") -> int:

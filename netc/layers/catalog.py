@@ -9,6 +9,7 @@ from netc.layers import (  # noqa: F401
     merge,
     normalization,
     pooling,
+    pspnet,
     reshape,
     scale,
 )

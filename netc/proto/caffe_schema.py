@@ -13,25 +13,15 @@ plain singular fields here.
 
 from __future__ import annotations
 
-from netc.proto.schema import EnumType, Field, Kind, Message, Schema
-
-# --------------------------------------------------------------------------- forks' fields
-# Fields that Caffe's forks added to BVLC's messages and that real files carry. Each names its
-# fork; one netc can ignore says why (a warning each time), one that changes the network is
-# understood by the layer that reads it.
-
-_INTEL = "Intel Caffe"
-_ENGINE_IGNORED = "it picks Intel Caffe's compute library (MKL2017, MKLDNN), not what is computed"
-# intel/caffe src/caffe/proto/caffe.proto: NetParameter.engine = 9, LayerParameter.engine = 149
-INTEL_NET_ENGINE = Field("engine", 9, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
-INTEL_LAYER_ENGINE = Field("engine", 149, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
-# BVLC/caffe pull request 3057 (unmerged), carried by the forks of DenseNet, DPN, ResNeXt and
-# WRN releases: `ceil_mode: false` rounds the pooled size down. It has number 13 there, which
-# BVLC master later gave to round_mode (CEIL = 0, FLOOR = 1, the opposite sense for a binary
-# reader); prototxt files name it, and netc reads it by name.
-CEIL_MODE = Field(
-    "ceil_mode", 13, Kind.BOOL, default=True, origin="Caffe pull request 3057 (DenseNet, ResNeXt)"
+from netc.proto.fork_schema import (
+    CEIL_MODE,
+    FORK_ENUMS,
+    FORK_LAYER_FIELDS,
+    FORK_MESSAGES,
+    INTEL_LAYER_ENGINE,
+    INTEL_NET_ENGINE,
 )
+from netc.proto.schema import EnumType, Field, Kind, Message, Schema
 
 # --------------------------------------------------------------------------- enums
 
@@ -279,6 +269,7 @@ LAYER_PARAMETER = Message(
         Field("tile_param", 138, Kind.MESSAGE, message="TileParameter"),
         Field("window_data_param", 129, Kind.MESSAGE, message="WindowDataParameter"),
         INTEL_LAYER_ENGINE,
+        *FORK_LAYER_FIELDS,
     ],
 )
 
@@ -962,6 +953,6 @@ _ENUMS: tuple[EnumType, ...] = (
 )
 
 CAFFE: Schema = Schema(
-    messages={message.name: message for message in _MESSAGES},
-    enums={enum.name: enum for enum in _ENUMS},
+    messages={message.name: message for message in (*_MESSAGES, *FORK_MESSAGES)},
+    enums={enum.name: enum for enum in (*_ENUMS, *FORK_ENUMS)},
 )

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from netc.diagnostics import Diagnostic, NetcError
 from netc.ir.graph import Graph
-from netc.layers.base import Shape, fmt_shape
+from netc.layers.base import Shape, fmt_shape, without_ones
 from netc.weights.caffe import CaffeLayer, read_caffemodel
 from netc.weights.mapping import NameMapping, Renamed, load_mapping
 from netc.weights.sources import Arrays, check_file, kind_of, read_flat
@@ -166,20 +166,14 @@ def load_into(
 
 
 def fit(array: NDArray[Any], shape: Shape) -> NDArray[Any] | None:
-    """`array` in `shape`, when they agree up to leading 1s (Caffe's legacy 4-D blobs:
-    an InnerProduct weight stored 1×1×N×K, a bias 1×1×1×N; PReLU's scalar slope), else None."""
+    """`array` in `shape`, when they agree up to 1s (Caffe's legacy 4-D blobs: an
+    InnerProduct weight stored 1×1×N×K, a bias 1×1×1×N; PReLU's scalar slope; a fork's BN
+    slope 1×C×1×1), else None."""
     if tuple(array.shape) == tuple(shape):
         return array
-    if array.size != math.prod(shape) or _squeezed(array.shape) != _squeezed(shape):
+    if array.size != math.prod(shape) or without_ones(array.shape) != without_ones(shape):
         return None
     return array.reshape(shape)
-
-
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    dims = list(shape)
-    while dims and dims[0] == 1:
-        dims.pop(0)
-    return tuple(dims)
 
 
 class _Matcher:

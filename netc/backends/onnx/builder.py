@@ -33,6 +33,7 @@ from netc.layers.base import (
     Shape,
     TorchSite,
     fmt_shape,
+    without_ones,
 )
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ class _Emitter:
             )
             return None
         array = xp.asarray(self.weights[key])
-        if _squeezed(array.shape) != _squeezed(shape):
+        if without_ones(array.shape) != without_ones(shape):
             self.errors.append(
                 Diagnostic(
                     f"{node.name} ({node.type}): {key} in {self.origin} is "
@@ -266,11 +267,6 @@ class _Emitter:
             return None
         given: NDArray[np.float32] = xp.ascontiguousarray(array, dtype=xp.float32).reshape(shape)
         return given
-
-
-def _squeezed(shape: Sequence[int]) -> tuple[int, ...]:
-    """A shape without its 1s: torch keeps PReLU's shared slope as (1,), Caffe as a scalar."""
-    return tuple(int(d) for d in shape if d != 1)
 
 
 def _attr(value: OnnxAttr) -> Any:
@@ -524,6 +520,8 @@ def _unexpected(
     known = set(used)
     for layer in layers:
         known.update(key for _, _, key in _blob_keys(layer) if key is not None)
+        extra_state = layer.node.layer.torch_extra_state(layer.ctx)
+        known.update(f"{layer.node.name}.{entry}" for entry in extra_state)
     extra = sorted(k for k in weights if k not in known)
     if not extra:
         return []

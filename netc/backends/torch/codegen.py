@@ -1225,8 +1225,8 @@ class _Generator:
         out = []
         for layer in self.lowered.layers:
             node = layer.node
-            if node.type != "BatchNorm":
-                continue
+            if layer.module is None or not layer.module.ctor.startswith("nn.BatchNorm"):
+                continue  # Caffe's BatchNorm, a fork's BN: whatever becomes a torch BatchNorm
             params = [b for n in (node, layer.absorbed) if n for b in n.blobs if b.kind == "param"]
             frozen = (
                 node.frozen

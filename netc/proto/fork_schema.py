@@ -1,0 +1,59 @@
+"""Fields and messages that Caffe's forks added to BVLC's caffe.proto, as real files carry them.
+
+Each names its fork (`Field.origin`). A field netc can ignore says why (`Field.ignored`: a
+warning each time it is read); one that changes the network is understood by the layer that
+reads it. Field numbers are the fork's own where it matters for nothing but documentation:
+netc reads prototxt by name, and a .caffemodel only for blobs.
+"""
+
+from __future__ import annotations
+
+from netc.proto.schema import EnumType, Field, Kind, Message
+
+_INTEL = "Intel Caffe"
+_ENGINE_IGNORED = "it picks Intel Caffe's compute library (MKL2017, MKLDNN), not what is computed"
+# intel/caffe src/caffe/proto/caffe.proto: NetParameter.engine = 9, LayerParameter.engine = 149
+INTEL_NET_ENGINE = Field("engine", 9, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
+INTEL_LAYER_ENGINE = Field("engine", 149, Kind.STRING, origin=_INTEL, ignored=_ENGINE_IGNORED)
+
+# BVLC/caffe pull request 3057 (unmerged), carried by the forks of DenseNet, DPN, ResNeXt and
+# WRN releases: `ceil_mode: false` rounds the pooled size down. It has number 13 there, which
+# BVLC master later gave to round_mode (CEIL = 0, FLOOR = 1, the opposite sense for a binary
+# reader); prototxt files name it, and netc reads it by name.
+CEIL_MODE = Field(
+    "ceil_mode", 13, Kind.BOOL, default=True, origin="Caffe pull request 3057 (DenseNet, ResNeXt)"
+)
+
+_PSPNET = "PSPNet (hszhao/PSPNet)"
+# hszhao/PSPNet src/caffe/proto/caffe.proto: BNParameter (from ChenglongChen's batch
+# normalization), InterpParameter (from DeepLab v2); LayerParameter fields 152 and 143
+BN_ENGINE = EnumType("BNParameter.Engine", {"DEFAULT": 0, "CAFFE": 1, "CUDNN": 2})
+BN_PARAMETER = Message(
+    "BNParameter",
+    [
+        Field("slope_filler", 1, Kind.MESSAGE, message="FillerParameter"),
+        Field("bias_filler", 2, Kind.MESSAGE, message="FillerParameter"),
+        Field("momentum", 3, Kind.FLOAT, default=0.9),
+        Field("eps", 4, Kind.FLOAT, default=1e-5),
+        Field("frozen", 5, Kind.BOOL, default=False),
+        Field("engine", 6, Kind.ENUM, default="DEFAULT", enum="BNParameter.Engine"),
+    ],
+)
+INTERP_PARAMETER = Message(
+    "InterpParameter",
+    [
+        Field("height", 1, Kind.INT, default=0),
+        Field("width", 2, Kind.INT, default=0),
+        Field("zoom_factor", 3, Kind.INT, default=1),
+        Field("shrink_factor", 4, Kind.INT, default=1),
+        Field("pad_beg", 5, Kind.INT, default=0),
+        Field("pad_end", 6, Kind.INT, default=0),
+    ],
+)
+
+FORK_LAYER_FIELDS: tuple[Field, ...] = (
+    Field("bn_param", 152, Kind.MESSAGE, message="BNParameter", origin=_PSPNET),
+    Field("interp_param", 143, Kind.MESSAGE, message="InterpParameter", origin=_PSPNET),
+)
+FORK_MESSAGES: tuple[Message, ...] = (BN_PARAMETER, INTERP_PARAMETER)
+FORK_ENUMS: tuple[EnumType, ...] = (BN_ENGINE,)
