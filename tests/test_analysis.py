@@ -691,7 +691,7 @@ def schema_validator() -> Any:
 def test_schema_is_versioned() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["properties"]["schema"]["const"] == "netc.analysis/1"
+    assert schema["properties"]["schema"]["const"] == "netc.analysis/2"
     assert set(schema["required"]) >= {"schema", "totals", "training_memory", "layers"}
 
 
@@ -703,7 +703,7 @@ def test_json_yaml_csv_agree(name: str) -> None:
     analysis = spec_analysis(name)
     doc = json.loads(render(analysis, "json"))
     assert doc == json.loads(json.dumps(document(analysis)))
-    assert doc["schema"] == "netc.analysis/1"
+    assert doc["schema"] == "netc.analysis/2"
     assert yaml.safe_load(render(analysis, "yaml")) == doc
     table = list(csv.DictReader(io.StringIO(render(analysis, "csv"))))
     assert [r["name"] for r in table] == [layer["name"] for layer in doc["layers"]]
@@ -727,7 +727,7 @@ def test_schema_rejects_a_wrong_document() -> None:
     validator = schema_validator()
     doc = json.loads(render(spec_analysis("lenet5"), "json"))
     for broken in (
-        {**doc, "schema": "netc.analysis/2"},
+        {**doc, "schema": "netc.analysis/1"},  # the version before: its own schema file
         {**doc, "totals": {**doc["totals"], "macs": -1}},
         {k: v for k, v in doc.items() if k != "layers"},
         {**doc, "surprise": 1},

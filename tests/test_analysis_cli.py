@@ -117,7 +117,7 @@ def test_table_header_follows_the_options() -> None:
 def test_json_is_the_library_document_and_validates() -> None:
     doc = analyze_json("specs/vgg16.net")
     assert doc == library_document(SPECS / "vgg16.net")
-    assert doc["schema"] == "netc.analysis/1"
+    assert doc["schema"] == "netc.analysis/2"
     assert doc["totals"]["params"] == 138_357_544  # REF §2
     schema_validator().validate(doc)
 

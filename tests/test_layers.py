@@ -1828,6 +1828,21 @@ COVERED: dict[str, tuple[str, str, Shape | None]] = {
     "Slice": (one("Slice", "", (2, 4)), "l", (2, 4)),
     "Split": (one("Split", "", (2, 4)), "l", (2, 4)),
     "BN": (one("BN", "", (1, 3, 4, 4)), "l", (1, 3, 4, 4)),
+    "ShuffleChannel": (one("ShuffleChannel", "group: 3", (1, 6, 4, 4)), "l", (1, 6, 4, 4)),
+    "ConvolutionDepthwise": (
+        one("ConvolutionDepthwise", "num_output: 6 kernel_size: 3", (1, 3, 8, 8)),
+        "l",
+        (1, 6, 6, 6),
+    ),
+    "Axpy": (
+        net(
+            'layer { name: "p" type: "Pooling" bottom: "data" pool: AVE global_pooling: true }\n'
+            'layer { name: "l" type: "Axpy" bottom: "p" bottom: "data" bottom: "data" }',
+            shape=(1, 3, 4, 4),
+        ),
+        "l",
+        (1, 3, 4, 4),
+    ),
     "Interp": (one("Interp", "zoom_factor: 2", (1, 3, 4, 4)), "l", (1, 3, 7, 7)),
     "Crop": (
         net('layer { name: "l" type: "Crop" bottom: "data" bottom: "data" }', shape=(1, 3, 4, 4)),

@@ -316,7 +316,7 @@ def test_analyze_returns_netc_analysis_json_and_a_layer_index(live: Live) -> Non
     assert reply.status == 200, reply.body
     data = reply.json()
     doc = data["analysis"]
-    assert doc["schema"] == "netc.analysis/1" and doc["network"] == "tiny"
+    assert doc["schema"] == "netc.analysis/2" and doc["network"] == "tiny"
     assert [r["name"] for r in doc["layers"]] == ["data", "conv1", "relu1", "fc"]
     assert doc["totals"]["params"] == 8 * 3 * 9 + 8 + 8 * 32 * 32 * 10 + 10
     index = {layer["name"]: layer for layer in data["layers"]}

@@ -63,6 +63,7 @@ class Row:
     field: Field | None = None
     layers: int = 1  # how many layers the row stands for
     scope: str = ""
+    known: bool = True  # False: its shapes are unknown (an undeclared type, or after one)
 
     @property
     def params(self) -> int:
@@ -112,6 +113,10 @@ class Analysis:
     extra: dict[str, object] = field(default_factory=dict)
     # the same step with every parameter trainable, when some are frozen: what freezing saves
     unfrozen: TrainingMemory | None = None
+    # layers of a type netc does not know, and every layer whose shapes are unknown because of
+    # them: the totals leave these out (they are lower bounds), and say so
+    undeclared: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
 
     def _repr_html_(self) -> str:
         """Jupyter: the analysis as an HTML table (netc.render.html)."""
@@ -129,6 +134,14 @@ def _shapes(graph: Graph, ids: list[str]) -> list[Shape]:
     shapes = [graph.tensors[t].shape for t in ids]
     assert all(s is not None for s in shapes), "analysis needs a shape-checked graph"
     return [s for s in shapes if s is not None]
+
+
+def _shaped(graph: Graph, node: Node) -> bool:
+    """Whether every input and output shape of the layer is known (not after an undeclared
+    layer type)."""
+    return node.layer.declared and all(
+        graph.tensors[t].shape is not None for t in (*node.inputs, *node.outputs)
+    )
 
 
 def storages(graph: Graph) -> dict[str, str]:
@@ -163,7 +176,7 @@ def receptive_fields(graph: Graph) -> dict[str, Field | None]:
         incoming = [fields.get(i) for i in node.inputs]
         known = [f for f in incoming if f is not None]
         result: Field | None = None
-        if known:
+        if known and _shaped(graph, node):
             base = tuple(
                 max((f[axis] for f in known), key=lambda a: a.size) for axis in range(len(known[0]))
             )
@@ -200,7 +213,14 @@ def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Anal
     size = DTYPE_BYTES[dtype]
     fields = receptive_fields(graph)
     rows: list[Row] = []
+    incomplete: list[str] = []
     for node in graph.nodes:
+        if not _shaped(graph, node):
+            incomplete.append(node.name)
+            rows.append(
+                Row(name=node.name, type=node.type, output=None, scope=node.scope, known=False)
+            )
+            continue
         ctx = _context(graph, node)
         inputs, outputs = _shapes(graph, node.inputs), _shapes(graph, node.outputs)
         cost = node.layer.cost_as(counting, ctx, inputs, outputs)
@@ -250,6 +270,8 @@ def _analyze(graph: Graph, *, dtype: str, counting: str, optimizer: str) -> Anal
         unfrozen=training_memory(graph, dtype=dtype, optimizer=optimizer, all_trainable=True)
         if totals.frozen
         else None,
+        undeclared=[n.name for n in graph.nodes if not n.layer.declared],
+        incomplete=incomplete,
     )
 
 
@@ -276,8 +298,8 @@ def saved_storages(
         grad = trainable or any(needs_grad.get(i, False) for i in node.inputs)
         for out in node.outputs:
             needs_grad[out] = grad
-        if not grad or node.name in fused:
-            continue
+        if not grad or node.name in fused or not _shaped(graph, node):
+            continue  # (what an undeclared layer keeps is unknown: the total is a lower bound)
         ctx = _context(graph, node, all_trainable)
         for item in node.layer.saved(
             ctx, _shapes(graph, node.inputs), _shapes(graph, node.outputs)

@@ -1,4 +1,4 @@
-"""An Analysis as a table (rich), JSON (schema `netc.analysis/1`), CSV, Markdown or YAML."""
+"""An Analysis as a table (rich), JSON (schema `netc.analysis/2`), CSV, Markdown or YAML."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from netc.analysis.core import Analysis, Row, TrainingMemory
 from netc.layers.base import fmt_shape
 
-SCHEMA = "netc.analysis/1"
+SCHEMA = "netc.analysis/2"
 FORMATS = ("table", "json", "csv", "markdown", "yaml")
 COLUMNS = (
     "name",
@@ -118,6 +118,16 @@ def document(analysis: Analysis) -> dict[str, Any]:
             else {}
         ),
         "layers": [row_record(r) for r in analysis.rows],
+        **(
+            {
+                "incomplete": {
+                    "undeclared": analysis.undeclared,
+                    "unknown_shapes": analysis.incomplete,
+                }
+            }
+            if analysis.incomplete
+            else {}
+        ),
         **analysis.extra,
     }
 
@@ -146,7 +156,7 @@ def _cells(row: Row) -> list[str]:
     return [
         row.name,
         row.type if row.layers == 1 else f"{row.type} ({row.layers})",
-        fmt_shape(row.output) if row.output is not None else "",
+        fmt_shape(row.output) if row.output is not None else ("" if row.known else "?"),
         f"{row.weights:,}" if row.weights else "",
         f"{row.biases:,}" if row.biases else "",
         "frozen"
@@ -154,7 +164,7 @@ def _cells(row: Row) -> list[str]:
         else ("partly" if row.frozen else ("yes" if row.trainable else "")),
         human(row.macs) if row.macs else "",
         human(row.flops) if row.flops else "",
-        human(row.activation_bytes, binary=True),
+        human(row.activation_bytes, binary=True) if row.known else "?",
         field_text(row),
     ]
 
@@ -185,6 +195,20 @@ def totals_lines(analysis: Analysis) -> list[str]:
         f"optimizer {human(m.optimizer, True)} + saved activations {human(m.activations, True)} + "
         f"workspace {human(m.workspace, True)}",
         *_frozen_saving(analysis),
+        *_incomplete(analysis),
+    ]
+
+
+def _incomplete(analysis: Analysis) -> list[str]:
+    """What the totals leave out: never a silent zero."""
+    if not analysis.incomplete:
+        return []
+    kinds = sorted({r.type for r in analysis.rows if r.name in set(analysis.undeclared)})
+    after = len(analysis.incomplete) - len(analysis.undeclared)
+    return [
+        f"INCOMPLETE: {len(analysis.undeclared)} layer(s) of types netc does not know "
+        f"({', '.join(kinds)}) and {after} layer(s) after them have no known shape; the totals "
+        "above leave them out (lower bounds)"
     ]
 
 

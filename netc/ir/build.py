@@ -22,6 +22,7 @@ from netc.layers.base import (
     all_types,
     fmt_shape,
     lookup,
+    undeclared,
 )
 from netc.proto.caffe_schema import CAFFE
 from netc.proto.schema import Field, Kind
@@ -294,7 +295,7 @@ class _Builder:
         ctx = LayerContext(decl.name, params, layer_params)
         out_shapes: list[Shape | None] = [None] * len(decl.tops)
         blobs: list[Blob] = []
-        if all(s is not None for s in shapes):
+        if layer_type.declared and all(s is not None for s in shapes):
             known = [s for s in shapes if s is not None]
             try:
                 computed = self._shapes(layer_type, ctx, known, decl)
@@ -406,12 +407,23 @@ class _Builder:
             )
             return None
         layer_type = lookup(str(value)) if isinstance(value, str) else None
+        if layer_type is None and isinstance(value, str) and value and not _misspelt(value):
+            # a fork's type (or a typo): drawn and analysed around, refused by the backends
+            typo = did_you_mean(str(value), list(all_types()))
+            self.report.warn(
+                f'unknown layer type "{value}" (layer "{decl.name}"): netc leaves its output '
+                "shapes unknown and refuses to build it",
+                field.value_span,
+                (f"{typo} " if typo else "")
+                + "see `netc layers` for the known types; --strict makes this an error",
+            )
+            return undeclared(str(value))
         if layer_type is None:
-            names = list(all_types())
             self.report.error(
                 f'unknown layer type "{value}"',
                 field.value_span,
-                did_you_mean(str(value), names) or "see `netc layers` for the supported types",
+                did_you_mean(str(value), list(all_types()))
+                or "see `netc layers` for the supported types",
             )
         return layer_type
 
@@ -439,7 +451,7 @@ class _Builder:
                 own.append(f)
             elif f.name in type_field_names:
                 flat.append(f)
-            elif layer_type is not None:  # an unknown type already has its error
+            elif layer_type is not None and layer_type.declared:  # unknown: already warned
                 candidates = [
                     n for n in (*layer_fields, *type_field_names, *ext_names) if n != "layer"
                 ]
@@ -674,6 +686,19 @@ class _SharedParam:
     node: str
     lr_set: bool
     decay_set: bool
+
+
+def _misspelt(name: str) -> bool:
+    """A type one slip away from a known one (Convlution, Innerproduct) is an error, not a
+    fork's type: near-identical spelling (similarity 0.85 or more; ROIPooling vs Pooling is
+    0.82, BN vs BNLL 0.67)."""
+    import difflib
+
+    lowered = name.lower()
+    return any(
+        difflib.SequenceMatcher(None, lowered, known.lower()).ratio() >= 0.85
+        for known in all_types()
+    )
 
 
 def _num(f: PField | None) -> float | None:

@@ -6,7 +6,7 @@ an output of the network; the training-only layers, losses and metrics, are left
 
 from __future__ import annotations
 
-from netc.diagnostics import NetcError, Span
+from netc.diagnostics import Diagnostic, NetcError, Span
 from netc.ir.graph import Graph, Node
 
 
@@ -30,3 +30,22 @@ def computes_nothing(graph: Graph, left_out: str) -> NetcError:
         f"{left_out} leaves out training-only layers (losses, accuracy); "
         "give it a layer that computes an output",
     )
+
+
+def refuse_undeclared(graph: Graph, target: str) -> None:
+    """A backend cannot write what netc does not know: one error per layer of an unknown type
+    (the network's other layers are fine; the user declares the type, or removes the layer)."""
+    unknown = [n for n in graph.nodes if not n.layer.declared]
+    if unknown:
+        raise NetcError(
+            [
+                Diagnostic(
+                    f'{target} cannot be built: layer "{n.name}" is of type "{n.type}", '
+                    "which netc does not know",
+                    n.span,
+                    "netc knows the types `netc layers` lists; remove the layer, or use a file "
+                    "without it",
+                )
+                for n in unknown
+            ]
+        )

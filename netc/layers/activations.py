@@ -425,10 +425,6 @@ class Dropout(Elementwise):
             )
         return super().shapes(ctx, inputs, n_tops)
 
-    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
-        # the identity at inference; in training a mask test and a scaled multiply per element
-        return Cost(0, 2 * math.prod(outputs[0]) if ctx.phase == "TRAIN" else 0)
-
     def saved(
         self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]
     ) -> list[Saved]:
@@ -441,11 +437,44 @@ class Dropout(Elementwise):
             defaults=(("inplace", False),),
         )
 
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        # the identity at inference (py-faster-rcnn's scale_train: false: one multiply an
+        # element); in training a mask test and a scaled multiply per element
+        count = math.prod(outputs[0])
+        if ctx.phase == "TRAIN":
+            return Cost(0, 2 * count)
+        return Cost(0, 0 if self._scaled_in_training(ctx) else count)
+
+    @staticmethod
+    def _scaled_in_training(ctx: LayerContext) -> bool:
+        return bool(ctx.params["scale_train"])
+
+    def torch_forward(
+        self, ctx: LayerContext, site: TorchSite, module: str | None, args: Sequence[str]
+    ) -> str:
+        call = super().torch_forward(ctx, site, module, args)
+        if self._scaled_in_training(ctx):
+            return call
+        # unscaled in training, 1 − ratio at TEST: torch's dropout times 1 − ratio, both modes
+        keep = float(f"{1 - float(ctx.params['dropout_ratio']):.12g}")
+        return f"{keep} * {call}"
+
     def torch_view(self, ctx: LayerContext) -> bool:
-        return True  # the identity in eval mode
+        return self._scaled_in_training(ctx)  # the identity in eval mode
 
     def onnx_alias(self, ctx: LayerContext) -> bool:
-        return True  # the identity at inference
+        return self._scaled_in_training(ctx)  # the identity at inference
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        keep = 1 - float(ctx.params["dropout_ratio"])  # scale_train: false, at inference
+        g.node("Mul", [inputs[0], g.const(keep)], outputs)
 
 
 @register

@@ -242,6 +242,7 @@ class LayerType:
     in_place: ClassVar[bool] = False  # may run with top == bottom
     overwrites_input: ClassVar[bool] = False  # in place, torch overwrites the input's memory too
     training_only: ClassVar[bool] = False  # loss and metric layers: no role at inference
+    declared: ClassVar[bool] = True  # False for a type netc does not know (`undeclared`)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         raise NotImplementedError
@@ -414,6 +415,32 @@ class Elementwise(LayerType):
 
 _REGISTRY: dict[str, LayerType] = {}
 _CANONICAL: dict[str, LayerType] = {}
+
+
+class Undeclared(LayerType):
+    """A layer of a type netc does not know (a fork's, or a misspelt one): accepted with a
+    warning, drawn, its outputs' shapes and its blobs unknown, left out of the totals (which
+    say so), refused by the backends."""
+
+    declared = False
+    bottoms = (0, None)
+    tops = (0, None)
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        raise ShapeError(f"netc does not know the {self.type} layer type")
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost()
+
+
+_UNDECLARED: dict[str, LayerType] = {}
+
+
+def undeclared(name: str) -> LayerType:
+    """The stand-in for an unknown type `name` (one per name, never registered)."""
+    if name not in _UNDECLARED:
+        _UNDECLARED[name] = type(f"Undeclared_{name}", (Undeclared,), {"type": name})()
+    return _UNDECLARED[name]
 
 
 def register(cls: type[LayerType]) -> type[LayerType]:

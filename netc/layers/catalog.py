@@ -7,6 +7,7 @@ from netc.layers import (  # noqa: F401
     inputs,
     losses,
     merge,
+    mobile_forks,
     normalization,
     pooling,
     pspnet,

@@ -36,6 +36,10 @@ class _ConvBase(LayerType):
     family = "conv"
     stem = "conv"
 
+    def group(self, ctx: LayerContext, channels: int) -> int:
+        """How many groups the channels fall into (`group`; a depthwise fork's: all)."""
+        return int(ctx.params["group"])
+
     def geometry(
         self, ctx: LayerContext, shape: Shape
     ) -> tuple[int, int, list[int], list[int], list[int], list[int]]:
@@ -63,8 +67,8 @@ class _ConvBase(LayerType):
                 hint="add `num_output: N`",
                 field="num_output",
             )
-        group = int(p["group"])
         channels = shape[axis]
+        group = self.group(ctx, channels)
         if group < 1 or channels % group or int(num_output) % group:
             raise ShapeError(
                 f"group {group} must divide both the input channels ({channels}) and num_output ({num_output})",
@@ -116,7 +120,7 @@ class _ConvBase(LayerType):
                 ("stride", _collapse(stride)),
                 ("padding", _collapse(pad)),
                 ("dilation", _collapse(dilation)),
-                ("groups", int(ctx.params["group"])),
+                ("groups", self.group(ctx, shape[1])),
                 ("bias", bool(ctx.params["bias_term"])),
             ),
             defaults=(
@@ -155,13 +159,13 @@ class _ConvBase(LayerType):
             pads=[*pad, *pad],
             strides=stride,
             dilations=dilation,
-            group=int(ctx.params["group"]),
+            group=self.group(ctx, site.inputs[0][axis]),
         )
 
     def blobs(self, ctx: LayerContext, inputs: Sequence[Shape]) -> list[BlobSpec]:
         axis, num_output, kernel, *_ = self.geometry(ctx, inputs[0])
-        group = int(ctx.params["group"])
         channels = inputs[0][axis]
+        group = self.group(ctx, channels)
         if self.type == "Deconvolution":
             weight: Shape = (channels, num_output // group, *kernel)
         else:
@@ -219,3 +223,17 @@ class Deconvolution(_ConvBase):
                 dims.append(size_out)
             out.append((*shape[:axis], num_output, *dims))
         return out
+
+
+@register
+class ConvolutionDepthwise(Convolution):
+    """The depthwise convolution of MobileNet and ShuffleNet Caffe releases
+    (yonghenglh6/DepthwiseConvolution, conv_dw_layer.cpp): `convolution_param` as for
+    Convolution, each output channel filtering one input channel (num_output a multiple of
+    the channels): a Convolution with one group per input channel, weights C'×1×k×k."""
+
+    type = "ConvolutionDepthwise"
+    aliases = ("DepthwiseConvolution",)
+
+    def group(self, ctx: LayerContext, channels: int) -> int:
+        return channels

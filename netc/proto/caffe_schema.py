@@ -20,6 +20,7 @@ from netc.proto.fork_schema import (
     FORK_MESSAGES,
     INTEL_LAYER_ENGINE,
     INTEL_NET_ENGINE,
+    SCALE_TRAIN,
 )
 from netc.proto.schema import EnumType, Field, Kind, Message, Schema
 
@@ -411,6 +412,7 @@ DROPOUT_PARAMETER = Message(
     "DropoutParameter",
     [
         Field("dropout_ratio", 1, Kind.FLOAT, default=0.5),
+        SCALE_TRAIN,
     ],
 )
 

@@ -24,6 +24,13 @@ CEIL_MODE = Field(
     "ceil_mode", 13, Kind.BOOL, default=True, origin="Caffe pull request 3057 (DenseNet, ResNeXt)"
 )
 
+# rbgirshick/caffe-fast-rcnn (py-faster-rcnn's Caffe) src/caffe/layers/dropout_layer.cpp:
+# `scale_train: false` keeps training outputs unscaled (x·mask) and so multiplies by
+# 1 − ratio at TEST: it changes the deploy network's output
+SCALE_TRAIN = Field(
+    "scale_train", 3, Kind.BOOL, default=True, origin="py-faster-rcnn's Caffe (caffe-fast-rcnn)"
+)
+
 _PSPNET = "PSPNet (hszhao/PSPNet)"
 # hszhao/PSPNet src/caffe/proto/caffe.proto: BNParameter (from ChenglongChen's batch
 # normalization), InterpParameter (from DeepLab v2); LayerParameter fields 152 and 143
@@ -51,9 +58,22 @@ INTERP_PARAMETER = Message(
     ],
 )
 
+# farmingyard/ShuffleNet shuffle_channel_layer (and the ShuffleNet Caffe ports): LayerParameter
+# field 164
+SHUFFLE_CHANNEL_PARAMETER = Message(
+    "ShuffleChannelParameter", [Field("group", 1, Kind.UINT, default=1)]
+)
+
 FORK_LAYER_FIELDS: tuple[Field, ...] = (
     Field("bn_param", 152, Kind.MESSAGE, message="BNParameter", origin=_PSPNET),
     Field("interp_param", 143, Kind.MESSAGE, message="InterpParameter", origin=_PSPNET),
+    Field(
+        "shuffle_channel_param",
+        164,
+        Kind.MESSAGE,
+        message="ShuffleChannelParameter",
+        origin="ShuffleNet (farmingyard/ShuffleNet)",
+    ),
 )
-FORK_MESSAGES: tuple[Message, ...] = (BN_PARAMETER, INTERP_PARAMETER)
+FORK_MESSAGES: tuple[Message, ...] = (BN_PARAMETER, INTERP_PARAMETER, SHUFFLE_CHANNEL_PARAMETER)
 FORK_ENUMS: tuple[EnumType, ...] = (BN_ENGINE,)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from netc.diagnostics import Diagnostic, NetcError
-from netc.ir.deploy import computes_nothing, unread_tensors
+from netc.ir.deploy import computes_nothing, refuse_undeclared, unread_tensors
 from netc.ir.fusion import absorptions
 from netc.ir.graph import Blob, Graph, Node
 from netc.layers.base import (
@@ -316,6 +316,7 @@ def build_model(
     from netc import __version__
 
     check_opset(opset)
+    refuse_undeclared(graph, "the ONNX model")
     deploy = [n for n in graph.nodes if not n.layer.training_only]
     sources = [n for n in deploy if n.layer.family == "input"]
     compute = [n for n in deploy if n.layer.family != "input"]

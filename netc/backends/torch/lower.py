@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from netc.diagnostics import NetcError, Span
-from netc.ir.deploy import computes_nothing, unread_tensors
+from netc.ir.deploy import computes_nothing, refuse_undeclared, unread_tensors
 from netc.ir.fusion import absorptions
 from netc.ir.graph import Graph, Node
 from netc.layers.base import BackendError, LayerContext, Shape, TorchModule, TorchSite
@@ -117,6 +117,7 @@ def _shapes(graph: Graph, ids: list[str]) -> tuple[Shape, ...]:
 
 
 def lower(graph: Graph) -> Lowered:
+    refuse_undeclared(graph, "the torch module")
     deploy = [n for n in graph.nodes if not n.layer.training_only]
     sources = [n for n in deploy if n.layer.family == "input"]
     compute = [n for n in deploy if n.layer.family != "input"]
