@@ -287,3 +287,17 @@ def test_write_refuses_a_directory_in_the_way(tmp_path: Path) -> None:
     (tmp_path / "a.md").mkdir()
     with pytest.raises(CatalogError):
         write({"a.md": b"x"}, tmp_path)
+
+
+def test_layers_page_is_generated_from_the_registry() -> None:
+    """docs/layers.md is `netc layers --markdown`: every type with its origin, shape rule and
+    backends (regenerate it with that command when a layer type is added)."""
+    from netc.docsgen.layers import layers_markdown
+    from netc.layers.base import all_types
+
+    page = (ROOT / "docs" / "layers.md").read_text(encoding="utf-8")
+    assert page == layers_markdown()
+    for name, layer in all_types().items():
+        if name == layer.type:
+            assert f"| `{name}`" in page
+    assert "| `BN` | PSPNet (hszhao/PSPNet) |" in page

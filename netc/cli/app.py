@@ -425,14 +425,24 @@ def diff(
 
 
 @app.command()
-def layers() -> None:
-    """List the layer types netc knows, with their family and parameter message."""
+def layers(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The table of docs/layers.md, with shape rules.")
+    ] = False,
+) -> None:
+    """List the layer types netc knows: family, parameter message, origin (BVLC or a fork)."""
     from netc.layers.base import all_types
 
+    if markdown:
+        from netc.docsgen.layers import layers_markdown
+
+        sys.stdout.write(layers_markdown())
+        return
     for name, layer in sorted(all_types().items()):
         aliases = ", ".join(a for a in layer.aliases if a != name)
         extra = f"  (also {aliases})" if aliases else ""
-        print(f"{name:<26} {layer.family:<8} {layer.message or '-'}{extra}")
+        origin = "" if layer.origin == "BVLC Caffe" else f"  [{layer.origin}]"
+        print(f"{name:<26} {layer.family:<8} {layer.message or '-'}{extra}{origin}")
 
 
 def _register_subcommands() -> None:

@@ -243,6 +243,8 @@ class LayerType:
     overwrites_input: ClassVar[bool] = False  # in place, torch overwrites the input's memory too
     training_only: ClassVar[bool] = False  # loss and metric layers: no role at inference
     declared: ClassVar[bool] = True  # False for a type netc does not know (`undeclared`)
+    origin: ClassVar[str] = "BVLC Caffe"  # or the fork whose source defines it
+    shape_rule: ClassVar[str] = "the input's shape"  # for docs/layers.md
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
         raise NotImplementedError

@@ -179,6 +179,9 @@ class _ConvBase(LayerType):
 @register
 class Convolution(_ConvBase):
     type = "Convolution"
+    shape_rule = (
+        "N × num_output × ⌊(in + 2·pad − dilation·(k − 1) − 1) / stride⌋ + 1 per spatial axis"
+    )
     aliases = ("CONVOLUTION",)
 
     def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
@@ -204,6 +207,7 @@ class Convolution(_ConvBase):
 @register
 class Deconvolution(_ConvBase):
     type = "Deconvolution"
+    shape_rule = "N × num_output × stride·(in − 1) + dilation·(k − 1) + 1 − 2·pad per spatial axis"
     aliases = ("DECONVOLUTION",)
     stem = "deconv"
 
@@ -232,7 +236,9 @@ class ConvolutionDepthwise(Convolution):
     Convolution, each output channel filtering one input channel (num_output a multiple of
     the channels): a Convolution with one group per input channel, weights C'×1×k×k."""
 
+    origin = "MobileNet/ShuffleNet (yonghenglh6/DepthwiseConvolution)"
     type = "ConvolutionDepthwise"
+    shape_rule = "as Convolution, with one group a channel"
     aliases = ("DepthwiseConvolution",)
 
     def group(self, ctx: LayerContext, channels: int) -> int:

@@ -27,6 +27,7 @@ from netc.layers.base import (
 @register
 class InnerProduct(LayerType):
     type = "InnerProduct"
+    shape_rule = "the axes before `axis`, then num_output"
     aliases = ("INNER_PRODUCT",)
     message = "inner_product_param"
     family = "fc"

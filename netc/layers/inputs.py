@@ -29,6 +29,7 @@ def _dims(blob_shape: Params | None) -> Shape:
 @register
 class Input(LayerType):
     type = "Input"
+    shape_rule = "each `shape` as written (or --input-shape)"
     message = "input_param"
     family = "input"
     stem = "input"
@@ -89,6 +90,7 @@ def _crop(ctx: LayerContext) -> int:
 @register
 class Data(LayerType):
     type = "Data"
+    shape_rule = "batch_size × channels × crop_size × crop_size (or --input-shape), label N"
     aliases = ("DATA",)
     message = "data_param"
     extensions = (_CHANNELS,)
@@ -113,6 +115,7 @@ class Data(LayerType):
 @register
 class ImageData(LayerType):
     type = "ImageData"
+    shape_rule = "batch_size × 3 (1 if gray) × new_height or crop × new_width or crop, label N"
     aliases = ("IMAGE_DATA",)
     message = "image_data_param"
     family = "input"
@@ -137,6 +140,7 @@ class ImageData(LayerType):
 @register
 class WindowData(LayerType):
     type = "WindowData"
+    shape_rule = "batch_size × 3 × crop_size × crop_size, label N"
     aliases = ("WINDOW_DATA",)
     message = "window_data_param"
     family = "input"
@@ -159,6 +163,7 @@ class WindowData(LayerType):
 @register
 class MemoryData(LayerType):
     type = "MemoryData"
+    shape_rule = "batch_size × channels × height × width, label N"
     aliases = ("MEMORY_DATA",)
     message = "memory_data_param"
     family = "input"
@@ -178,6 +183,7 @@ class MemoryData(LayerType):
 @register
 class DummyData(LayerType):
     type = "DummyData"
+    shape_rule = "each `shape` as written"
     aliases = ("DUMMY_DATA",)
     message = "dummy_data_param"
     family = "input"
@@ -215,6 +221,7 @@ class DummyData(LayerType):
 @register
 class HDF5Data(LayerType):
     type = "HDF5Data"
+    shape_rule = "the file's shapes (given with --input-shape)"
     aliases = ("HDF5_DATA",)
     message = "hdf5_data_param"
     family = "input"

@@ -40,6 +40,7 @@ class _Loss(LayerType):
 @register
 class SoftmaxWithLoss(_Loss):
     type = "SoftmaxWithLoss"
+    shape_rule = "a scalar (and the probabilities with a second top)"
     aliases = ("SOFTMAX_LOSS",)
     message = "softmax_param"
     tops = (0, 2)
@@ -62,6 +63,7 @@ class SoftmaxWithLoss(_Loss):
 @register
 class EuclideanLoss(_Loss):
     type = "EuclideanLoss"
+    shape_rule = "a scalar"
     aliases = ("EUCLIDEAN_LOSS",)
     bottoms = (2, 2)
 
@@ -69,6 +71,7 @@ class EuclideanLoss(_Loss):
 @register
 class SigmoidCrossEntropyLoss(_Loss):
     type = "SigmoidCrossEntropyLoss"
+    shape_rule = "a scalar"
     aliases = ("SIGMOID_CROSS_ENTROPY_LOSS",)
     bottoms = (2, 2)
 
@@ -76,6 +79,7 @@ class SigmoidCrossEntropyLoss(_Loss):
 @register
 class HingeLoss(_Loss):
     type = "HingeLoss"
+    shape_rule = "a scalar"
     aliases = ("HINGE_LOSS",)
     message = "hinge_loss_param"
     bottoms = (2, 2)
@@ -84,6 +88,7 @@ class HingeLoss(_Loss):
 @register
 class InfogainLoss(_Loss):
     type = "InfogainLoss"
+    shape_rule = "a scalar"
     aliases = ("INFOGAIN_LOSS",)
     message = "infogain_loss_param"
 
@@ -91,6 +96,7 @@ class InfogainLoss(_Loss):
 @register
 class MultinomialLogisticLoss(_Loss):
     type = "MultinomialLogisticLoss"
+    shape_rule = "a scalar"
     aliases = ("MULTINOMIAL_LOGISTIC_LOSS",)
     bottoms = (2, 2)
 
@@ -98,6 +104,7 @@ class MultinomialLogisticLoss(_Loss):
 @register
 class ContrastiveLoss(_Loss):
     type = "ContrastiveLoss"
+    shape_rule = "a scalar"
     aliases = ("CONTRASTIVE_LOSS",)
     message = "contrastive_loss_param"
     bottoms = (3, 3)
@@ -106,6 +113,7 @@ class ContrastiveLoss(_Loss):
 @register
 class Accuracy(LayerType):
     type = "Accuracy"
+    shape_rule = "a scalar (and per-class accuracies with a second top)"
     aliases = ("ACCURACY",)
     message = "accuracy_param"
     family = "loss"
@@ -136,6 +144,7 @@ class Accuracy(LayerType):
 @register
 class Silence(LayerType):
     type = "Silence"
+    shape_rule = "no top"
     aliases = ("SILENCE",)
     family = "loss"
     stem = "silence"

@@ -24,6 +24,7 @@ from netc.layers.base import (
 @register
 class Concat(LayerType):
     type = "Concat"
+    shape_rule = "the bottoms' shape with their sizes on `axis` summed"
     aliases = ("CONCAT",)
     message = "concat_param"
     family = "merge"
@@ -89,6 +90,7 @@ class Concat(LayerType):
 @register
 class Eltwise(LayerType):
     type = "Eltwise"
+    shape_rule = "the bottoms' common shape"
     aliases = ("ELTWISE",)
     message = "eltwise_param"
     family = "merge"

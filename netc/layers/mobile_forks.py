@@ -27,7 +27,9 @@ class Axpy(LayerType):
     N×C×1×1), x and y (alike); top = a[n, c] · x + y, the excitation's scale and the residual
     sum in one layer."""
 
+    origin = "SENet (hujie-frank/SENet)"
     type = "Axpy"
+    shape_rule = "x's shape (the scale is N×C or N×C×1×1)"
     family = "merge"
     stem = "axpy"
     bottoms = (3, 3)
@@ -88,7 +90,9 @@ class ShuffleChannel(LayerType):
     channels read as a group×(C/group) matrix, transposed: output channel j·group + i is input
     channel i·(C/group) + j."""
 
+    origin = "ShuffleNet (farmingyard/ShuffleNet)"
     type = "ShuffleChannel"
+    shape_rule = "the input's shape"
     message = "shuffle_channel_param"
     family = "reshape"
     stem = "shuffle"

@@ -35,6 +35,7 @@ def rounds_up(params: Params) -> bool:
 @register
 class Pooling(LayerType):
     type = "Pooling"
+    shape_rule = "⌈(in + 2·pad − k) / stride⌉ + 1 per spatial axis (⌊⌋ with round_mode FLOOR or ceil_mode false), less a last window starting in the padding"
     aliases = ("POOLING",)
     message = "pooling_param"
     family = "pool"

@@ -34,6 +34,7 @@ class BN(Elementwise):
     and, `frozen: true`, in training too. Four blobs of 1×C×1×1: slope, bias, mean, variance
     (the last two without learning rate); the moving average keeps `momentum` of the old."""
 
+    origin = "PSPNet (hszhao/PSPNet)"
     type = "BN"
     message = "bn_param"
     family = "norm"
@@ -124,7 +125,11 @@ class Interp(LayerType):
     and width; or zoom_factor (in + (in−1)(zoom−1)); or shrink_factor ((in−1)/shrink + 1);
     or shrink, then zoom."""
 
+    origin = "PSPNet, DeepLab v2"
     type = "Interp"
+    shape_rule = (
+        "N × C × height × width, or zoomed (in + (in − 1)(zoom − 1)) / shrunk ((in − 1)/shrink + 1)"
+    )
     message = "interp_param"
     family = "reshape"
     stem = "interp"

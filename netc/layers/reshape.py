@@ -25,6 +25,7 @@ from netc.layers.base import (
 @register
 class Flatten(LayerType):
     type = "Flatten"
+    shape_rule = "the axes from `axis` to `end_axis` multiplied into one"
     aliases = ("FLATTEN",)
     message = "flatten_param"
     family = "reshape"
@@ -81,6 +82,7 @@ class Flatten(LayerType):
 @register
 class Reshape(LayerType):
     type = "Reshape"
+    shape_rule = "`shape` with 0 (copy) and −1 (infer) over the axes `axis`…`num_axes`"
     message = "reshape_param"
     family = "reshape"
     stem = "reshape"
@@ -200,6 +202,7 @@ class Reshape(LayerType):
 @register
 class Slice(LayerType):
     type = "Slice"
+    shape_rule = "the input's shape cut along `axis` at the slice points (or evenly)"
     aliases = ("SLICE",)
     message = "slice_param"
     family = "reshape"
@@ -286,6 +289,7 @@ class Slice(LayerType):
 @register
 class Split(LayerType):
     type = "Split"
+    shape_rule = "the input's shape, once a top"
     aliases = ("SPLIT",)
     family = "reshape"
     stem = "split"
@@ -309,6 +313,7 @@ class Crop(LayerType):
     axes, or one per axis; none means 0). FCN aligns its upsampled scores with the image so."""
 
     type = "Crop"
+    shape_rule = "the first bottom's axes before `axis`, the second's from `axis` on"
     message = "crop_param"
     family = "reshape"
     stem = "crop"

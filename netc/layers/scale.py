@@ -86,6 +86,7 @@ def _operand_shape(ctx: LayerContext, inputs: Sequence[Shape]) -> tuple[int, Sha
 @register
 class Scale(LayerType):
     type = "Scale"
+    shape_rule = "the first bottom's shape"
     message = "scale_param"
     family = "norm"
     stem = "scale"
@@ -176,6 +177,7 @@ class Scale(LayerType):
 @register
 class Bias(LayerType):
     type = "Bias"
+    shape_rule = "the first bottom's shape"
     message = "bias_param"
     family = "norm"
     stem = "bias"
