@@ -1828,6 +1828,20 @@ COVERED: dict[str, tuple[str, str, Shape | None]] = {
     "Slice": (one("Slice", "", (2, 4)), "l", (2, 4)),
     "Split": (one("Split", "", (2, 4)), "l", (2, 4)),
     "BN": (one("BN", "", (1, 3, 4, 4)), "l", (1, 3, 4, 4)),
+    "Normalize": (one("Normalize", "", (1, 3, 4, 4)), "l", (1, 3, 4, 4)),
+    "Permute": (
+        one("Permute", "order: 0 order: 2 order: 3 order: 1", (1, 3, 4, 5)),
+        "l",
+        (1, 4, 5, 3),
+    ),
+    "PriorBox": (
+        net(
+            'layer { name: "l" type: "PriorBox" bottom: "data" bottom: "data" min_size: 2 }',
+            shape=(1, 3, 4, 5),
+        ),
+        "l",
+        (1, 2, 4 * 5 * 1 * 4),
+    ),
     "ShuffleChannel": (one("ShuffleChannel", "group: 3", (1, 6, 4, 4)), "l", (1, 6, 4, 4)),
     "ConvolutionDepthwise": (
         one("ConvolutionDepthwise", "num_output: 6 kernel_size: 3", (1, 3, 8, 8)),

@@ -13,4 +13,5 @@ from netc.layers import (  # noqa: F401
     pspnet,
     reshape,
     scale,
+    ssd,
 )

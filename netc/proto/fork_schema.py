@@ -64,6 +64,40 @@ SHUFFLE_CHANNEL_PARAMETER = Message(
     "ShuffleChannelParameter", [Field("group", 1, Kind.UINT, default=1)]
 )
 
+# weiliu89/caffe, branch ssd, src/caffe/proto/caffe.proto: LayerParameter fields 206, 202, 203
+_SSD = "SSD (weiliu89/caffe, ssd)"
+NORMALIZE_PARAMETER = Message(
+    "NormalizeParameter",
+    [
+        Field("across_spatial", 1, Kind.BOOL, default=True),
+        Field("scale_filler", 2, Kind.MESSAGE, message="FillerParameter"),
+        Field("channel_shared", 3, Kind.BOOL, default=True),
+        Field("eps", 4, Kind.FLOAT, default=1e-10),
+    ],
+)
+PERMUTE_PARAMETER = Message("PermuteParameter", [Field("order", 1, Kind.UINT, repeated=True)])
+PRIOR_BOX_CODE_TYPE = EnumType(
+    "PriorBoxParameter.CodeType", {"CORNER": 1, "CENTER_SIZE": 2, "CORNER_SIZE": 3}
+)
+PRIOR_BOX_PARAMETER = Message(
+    "PriorBoxParameter",
+    [
+        Field("min_size", 1, Kind.FLOAT, repeated=True),
+        Field("max_size", 2, Kind.FLOAT, repeated=True),
+        Field("aspect_ratio", 3, Kind.FLOAT, repeated=True),
+        Field("flip", 4, Kind.BOOL, default=True),
+        Field("clip", 5, Kind.BOOL, default=False),
+        Field("variance", 6, Kind.FLOAT, repeated=True),
+        Field("img_size", 7, Kind.UINT),
+        Field("img_h", 8, Kind.UINT),
+        Field("img_w", 9, Kind.UINT),
+        Field("step", 10, Kind.FLOAT),
+        Field("step_h", 11, Kind.FLOAT),
+        Field("step_w", 12, Kind.FLOAT),
+        Field("offset", 13, Kind.FLOAT, default=0.5),
+    ],
+)
+
 FORK_LAYER_FIELDS: tuple[Field, ...] = (
     Field("bn_param", 152, Kind.MESSAGE, message="BNParameter", origin=_PSPNET),
     Field("interp_param", 143, Kind.MESSAGE, message="InterpParameter", origin=_PSPNET),
@@ -74,6 +108,16 @@ FORK_LAYER_FIELDS: tuple[Field, ...] = (
         message="ShuffleChannelParameter",
         origin="ShuffleNet (farmingyard/ShuffleNet)",
     ),
+    Field("norm_param", 206, Kind.MESSAGE, message="NormalizeParameter", origin=_SSD),
+    Field("permute_param", 202, Kind.MESSAGE, message="PermuteParameter", origin=_SSD),
+    Field("prior_box_param", 203, Kind.MESSAGE, message="PriorBoxParameter", origin=_SSD),
 )
-FORK_MESSAGES: tuple[Message, ...] = (BN_PARAMETER, INTERP_PARAMETER, SHUFFLE_CHANNEL_PARAMETER)
-FORK_ENUMS: tuple[EnumType, ...] = (BN_ENGINE,)
+FORK_MESSAGES: tuple[Message, ...] = (
+    BN_PARAMETER,
+    INTERP_PARAMETER,
+    SHUFFLE_CHANNEL_PARAMETER,
+    NORMALIZE_PARAMETER,
+    PERMUTE_PARAMETER,
+    PRIOR_BOX_PARAMETER,
+)
+FORK_ENUMS: tuple[EnumType, ...] = (BN_ENGINE, PRIOR_BOX_CODE_TYPE)
