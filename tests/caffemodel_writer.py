@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
@@ -17,9 +17,9 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _field(number: int, payload: bytes) -> bytes:
+def field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (wire type 2)."""
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
 def caffemodel(layers: Sequence[tuple[str, str, Sequence[np.ndarray]]]) -> bytes:
@@ -27,10 +27,10 @@ def caffemodel(layers: Sequence[tuple[str, str, Sequence[np.ndarray]]]) -> bytes
     {shape (7) = BlobShape {dim (1), packed}, data (5), packed float}."""
     net = bytearray()
     for name, kind, blobs in layers:
-        layer = _field(1, name.encode()) + _field(2, kind.encode())
+        layer = field(1, name.encode()) + field(2, kind.encode())
         for blob in blobs:
-            dims = b"".join(_varint(int(d)) for d in blob.shape)
+            dims = b"".join(varint(int(d)) for d in blob.shape)
             data = np.ascontiguousarray(blob, dtype="<f4").tobytes()
-            layer += _field(7, _field(7, _field(1, dims)) + _field(5, data))
-        net += _field(100, layer)
+            layer += field(7, field(7, field(1, dims)) + field(5, data))
+        net += field(100, layer)
     return bytes(net)

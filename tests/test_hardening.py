@@ -651,17 +651,7 @@ def _unpacked_caffemodel(values: np.ndarray, split_at: int | None = None) -> byt
     """A .caffemodel whose blob stores its floats unpacked (tag byte 0x2d = field 5, fixed32,
     then 4 bytes each), as Caffe wrote them before 2015; `split_at` puts a shape field between
     two runs, which protobuf allows and which must read as one field."""
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-            n >>= 7
-            if not n:
-                return bytes(out)
-
-    def field(number: int, payload: bytes) -> bytes:
-        return varint(number << 3 | 2) + varint(len(payload)) + payload
+    from caffemodel_writer import field, varint
 
     def unpacked(part: np.ndarray) -> bytes:
         rows = np.empty((part.size, 5), np.uint8)
