@@ -74,3 +74,37 @@ def test_a_bottom_only_a_staged_layer_produces_names_the_stage(tmp_path: Path) -
             check=False,
         )
         assert result.returncode == 0, result.stderr
+
+
+def test_a_train_val_modules_forward_inputs_are_exposed_and_checked() -> None:
+    """The graph has data and label; the deploy module's forward takes data alone (only the
+    loss reads the label): `forward_inputs` says so, on the module and on the graph."""
+    torch = pytest.importorskip("torch")
+    text = (
+        'layer { name: "data" type: "Input" top: "data" top: "label" '
+        "input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } shape { dim: 2 } } }\n"
+        'layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" num_output: 5 }\n'
+        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }\n'
+    )
+    graph = netc.load(text)
+    assert [graph.tensors[t].blob for t in graph.inputs] == ["data", "label"]
+    assert [graph.tensors[t].blob for t in graph.forward_inputs()] == ["data"]
+    module = graph.to_torch().eval()
+    assert module.forward_inputs == ("data",)
+    feeds = {"data": torch.zeros(2, 3, 4, 4), "label": torch.zeros(2)}
+    assert module(*[feeds[name] for name in module.forward_inputs]).shape == (2, 5)
+    assert torch.jit.script(module).forward_inputs == ("data",)  # kept by TorchScript
+
+
+def test_forward_inputs_are_the_backends_arguments(zoo_prototxts: list[Path]) -> None:
+    """One rule for the deploy inputs: the torch module's arguments and the ONNX model's inputs
+    are `Graph.forward_inputs()` on every zoo file."""
+    pytest.importorskip("onnx")
+    from netc.backends.onnx import build_model
+    from netc.backends.torch.lower import lower
+
+    for path in zoo_prototxts:
+        graph = netc.load(path)
+        expected = graph.forward_inputs()
+        assert lower(graph).args == expected, path.name
+        assert [i.name for i in build_model(graph).graph.input] == expected, path.name

@@ -18,6 +18,14 @@ def unread_tensors(nodes: list[Node]) -> list[str]:
     return list(dict.fromkeys(t for node in nodes for t in node.outputs if t not in read))
 
 
+def forward_inputs(graph: Graph) -> list[str]:
+    """The inputs the deploy network reads, in the order of the file's inputs: the arguments of
+    the torch module's forward and the ONNX model's inputs. A train_val file's label is not one
+    when only losses and metrics read it."""
+    read = {t for n in graph.nodes if not n.layer.training_only for t in n.inputs}
+    return [t for t in graph.inputs if t in read]
+
+
 def computes_nothing(graph: Graph, left_out: str) -> NetcError:
     """The network has no layer left at inference: the error points at its last layer (a
     loss, a metric) or, for a file without layers, at its first line."""

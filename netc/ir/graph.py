@@ -164,6 +164,13 @@ class Graph:
         assert self._users is not None
         return list(self._users.get(tensor_id, ()))
 
+    def forward_inputs(self) -> list[str]:
+        """The inputs `to_torch()`'s forward takes, in order (the deploy view: a train_val
+        file's label, read only by losses and metrics, is not one)."""
+        from netc.ir.deploy import forward_inputs
+
+        return forward_inputs(self)
+
     def to_torch(self) -> Any:
         """The network as a torch.nn.Module, built from the source `netc build --target torch`
         writes (imports torch)."""

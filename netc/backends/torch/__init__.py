@@ -17,4 +17,7 @@ def to_torch(graph: Graph, source_name: str | None = None) -> Any:
     """The network as a torch.nn.Module, built by executing the generated source."""
     from netc.backends.torch.loader import instantiate
 
-    return instantiate(generate(graph, source_name))
+    module = instantiate(generate(graph, source_name))
+    # what a harness feeds forward, in order (a plain attribute: TorchScript and pickle keep it)
+    module.forward_inputs = tuple(graph.tensors[t].blob for t in graph.forward_inputs())
+    return module
