@@ -324,6 +324,20 @@ def test_analyze_returns_netc_analysis_json_and_a_layer_index(live: Live) -> Non
     assert index["fc"]["lines"] == [[5, 5]]
 
 
+def test_analyze_reports_warnings_and_what_it_leaves_out(live: Live) -> None:
+    """A layer of a type netc does not know: the analysis answers (200), with the warning and
+    the layers its totals leave out."""
+    text = TINY.replace('type: "ReLU"', 'type: "Mystery"')
+    assert text != TINY
+    reply = live.post("/api/analyze", {"text": text, "path": "tiny.net"})
+    assert reply.status == 200, reply.body
+    data = reply.json()
+    (warning,) = data["warnings"]
+    assert warning["severity"] == "warning" and warning["line"] >= 1
+    assert 'unknown layer type "Mystery"' in warning["message"]
+    assert data["analysis"]["incomplete"]["undeclared"] == ["relu1"]
+
+
 def test_analyze_takes_batch_input_size_and_depth(live: Live) -> None:
     text = (SPECS / "resnet18.net").read_text()
     base = live.post("/api/analyze", {"text": text, "depth": "full"}).json()

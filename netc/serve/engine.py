@@ -319,6 +319,8 @@ class Engine:
             "depth": depth,
             "max_depth": max_level(graph),
             "layers": layers,
+            # what the spec gets away with (a fork's field ignored, a type netc does not know)
+            "warnings": [w.to_json() for w in graph.warnings],
         }
 
     # ---- render ----------------------------------------------------------------------
