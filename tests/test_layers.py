@@ -1842,6 +1842,8 @@ COVERED: dict[str, tuple[str, str, Shape | None]] = {
         "l",
         (1, 2, 4 * 5 * 1 * 4),
     ),
+    "Tile": (one("Tile", "axis: 1 tiles: 2", (1, 3, 4, 4)), "l", (1, 6, 4, 4)),
+    "Reduction": (one("Reduction", "axis: 1", (2, 3, 4)), "l", (2,)),
     "ShuffleChannel": (one("ShuffleChannel", "group: 3", (1, 6, 4, 4)), "l", (1, 6, 4, 4)),
     "ConvolutionDepthwise": (
         one("ConvolutionDepthwise", "num_output: 6 kernel_size: 3", (1, 3, 8, 8)),

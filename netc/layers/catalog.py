@@ -14,4 +14,5 @@ from netc.layers import (  # noqa: F401
     reshape,
     scale,
     ssd,
+    tile_reduce,
 )

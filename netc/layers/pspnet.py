@@ -8,7 +8,6 @@ import math
 from collections.abc import Sequence
 
 from netc.layers.base import (
-    BackendError,
     BlobSpec,
     Cost,
     Elementwise,
@@ -210,8 +209,6 @@ class Interp(LayerType):
         inputs: Sequence[str],
         outputs: Sequence[str],
     ) -> None:
-        if site.opset < 11:
-            raise BackendError("Interp needs ONNX opset 11 or later (Resize with align_corners)")
         crop, cropped, out = self._sizes(ctx, site.inputs[0])
         x = inputs[0]
         resize = cropped != out
