@@ -195,6 +195,16 @@ def _prior_sizes(p: Params) -> list[tuple[float, float]]:
     return sizes
 
 
+def _image_and_step(p: Params, image: Shape) -> tuple[tuple[int, int], tuple[float, float]]:
+    """The image size the boxes are relative to (img_h/img_w, img_size, or the second
+    bottom's) and the step between positions as written (0: the image over the map)."""
+    size = (
+        int(p["img_h"] or p["img_size"] or image[2]),
+        int(p["img_w"] or p["img_size"] or image[3]),
+    )
+    return size, (float(p["step_h"] or p["step"] or 0), float(p["step_w"] or p["step"] or 0))
+
+
 @register
 class PriorBox(LayerType):
     """SSD's PriorBox (src/caffe/layers/prior_box_layer.cpp): for each position of the first
@@ -225,10 +235,8 @@ class PriorBox(LayerType):
         """The layer's output, row-major, computed as the fork does (in float32 there)."""
         p = ctx.params
         height, width = feature[2], feature[3]
-        img_h = int(p["img_h"] or p["img_size"] or image[2])
-        img_w = int(p["img_w"] or p["img_size"] or image[3])
-        step_h = float(p["step_h"] or p["step"] or img_h / height)
-        step_w = float(p["step_w"] or p["step"] or img_w / width)
+        (img_h, img_w), (step_h, step_w) = _image_and_step(p, image)
+        step_h, step_w = step_h or img_h / height, step_w or img_w / width
         offset = float(p["offset"])
         sizes = _prior_sizes(p)
         coords: list[float] = []
@@ -249,24 +257,16 @@ class PriorBox(LayerType):
 
     def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
         p = ctx.params
+        image, step = _image_and_step(p, site.inputs[1])
         return TorchModule(
             "PriorBox",
             args=(
                 ("sizes", tuple((float(w), float(h)) for w, h in _prior_sizes(p))),
                 ("feature", tuple(site.inputs[0][2:])),
-                (
-                    "image",
-                    (
-                        int(p["img_h"] or p["img_size"] or site.inputs[1][2]),
-                        int(p["img_w"] or p["img_size"] or site.inputs[1][3]),
-                    ),
-                ),
+                ("image", image),
             ),
             kwargs=(
-                (
-                    "step",
-                    (float(p["step_h"] or p["step"] or 0), float(p["step_w"] or p["step"] or 0)),
-                ),
+                ("step", step),
                 ("offset", float(p["offset"])),
                 ("clip", bool(p["clip"])),
                 ("variance", tuple(float(v) for v in p["variance"]) or (0.1,)),
