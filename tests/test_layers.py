@@ -1842,6 +1842,7 @@ COVERED: dict[str, tuple[str, str, Shape | None]] = {
         "l",
         (1, 2, 4 * 5 * 1 * 4),
     ),
+    "ArgMax": (one("ArgMax", "top_k: 2", (2, 3, 4, 4)), "l", (2, 1, 2, 1)),
     "Tile": (one("Tile", "axis: 1 tiles: 2", (1, 3, 4, 4)), "l", (1, 6, 4, 4)),
     "Reduction": (one("Reduction", "axis: 1", (2, 3, 4)), "l", (2,)),
     "ShuffleChannel": (one("ShuffleChannel", "group: 3", (1, 6, 4, 4)), "l", (1, 6, 4, 4)),

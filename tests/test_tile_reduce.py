@@ -72,3 +72,35 @@ def test_reduction_over_the_tail_axes(operation: str, axis: int, coeff: float, o
     row = next(r for r in analyze(netc.load(text)).rows if r.name == "r")
     per_element = 1 if operation in ("SUM", "MEAN") else 2
     assert row.flops == per_element * 120 + (int(np.prod(SHAPE[:axis])) if coeff != 1 else 0)
+
+
+def _caffe_argmax(x: np.ndarray, top_k: int, axis: int | None, out_max_val: bool) -> np.ndarray:
+    """argmax_layer.cpp's Forward_cpu: per slice, the top_k (value, index) pairs in descending
+    order; indices as floats."""
+    if axis is not None:
+        order = np.argsort(-x, axis=axis, kind="stable")
+        picked = np.take(order, range(top_k), axis=axis)
+        values = np.take_along_axis(x, picked, axis)
+        return values if out_max_val else picked.astype(np.float32)
+    flat = x.reshape(x.shape[0], -1)
+    picked = np.argsort(-flat, axis=1, kind="stable")[:, :top_k]
+    parts = [picked.astype(np.float32)]
+    if out_max_val:
+        parts.append(np.take_along_axis(flat, picked, 1))
+    out = np.stack(parts, 1)
+    return out.reshape(*out.shape, *[1] * (x.ndim - 3))
+
+
+@pytest.mark.parametrize("out_max_val", [False, True])
+@pytest.mark.parametrize(("axis", "top_k"), [(None, 1), (None, 3), (1, 2), (3, 1), (-1, 4)])
+def test_argmax_against_caffes_forward(axis: int | None, top_k: int, out_max_val: bool) -> None:
+    axis_field = "" if axis is None else f"axis: {axis}"
+    text = _net(
+        f'layer {{ name: "a" type: "ArgMax" bottom: "data" top: "a" argmax_param {{ '
+        f"top_k: {top_k} out_max_val: {str(out_max_val).lower()} {axis_field} }} }}"
+    )
+    x = np.random.default_rng(12).standard_normal(SHAPE).astype(np.float32)  # no ties
+    expected = _caffe_argmax(x, top_k, axis, out_max_val)
+    assert netc.load(text).tensor("a").shape == expected.shape
+    for got in _outputs(text, x, 17):
+        np.testing.assert_array_equal(got, expected)

@@ -217,6 +217,10 @@ class OnnxEmitter(Protocol):
         """A float32 constant of the given shape (row-major values)."""
         ...
 
+    def fresh(self, hint: str) -> str:
+        """A new value name, for the outputs of a node that has several (TopK)."""
+        ...
+
 
 class BackendError(Exception):
     """A layer has no faithful form in a backend; `field` names the parameter responsible."""

@@ -14,6 +14,7 @@ from netc.layers.base import (
     Saved,
     Shape,
     ShapeError,
+    TorchModule,
     TorchSite,
     canonical_axis,
     register,
@@ -142,3 +143,110 @@ class Reduction(LayerType):
 
     def onnx_keeps_batch(self, ctx: LayerContext, site: OnnxSite) -> bool:
         return self._axis(ctx, site.inputs[0]) > 0
+
+
+@register
+class ArgMax(LayerType):
+    """The `top_k` largest values' indices (as floats, Caffe's blobs hold no integers) along
+    `axis`, or their values with `out_max_val`; without `axis`, over each sample flattened:
+    N × 1 × top_k × 1… (N × 2 × … with `out_max_val`: indices, then values). Ties go to the
+    larger index in Caffe (std::partial_sort of (value, index) pairs); torch and ONNX leave
+    their order unspecified."""
+
+    type = "ArgMax"
+    shape_rule = "`axis` cut to top_k; without axis N × (1, or 2 with out_max_val) × top_k × 1…"
+    aliases = ("ARGMAX",)
+    message = "argmax_param"
+    family = "merge"
+    stem = "argmax"
+
+    def _geometry(self, ctx: LayerContext, shape: Shape) -> tuple[int | None, int]:
+        p = ctx.params
+        axis = canonical_axis(int(p["axis"]), len(shape)) if p.has("axis") else None
+        top_k = int(p["top_k"])
+        limit = shape[axis] if axis is not None else math.prod(shape[1:])
+        if not 1 <= top_k <= limit:
+            raise ShapeError(f"top_k {top_k} must be from 1 to {limit}", field="top_k")
+        return axis, top_k
+
+    def shapes(self, ctx: LayerContext, inputs: Sequence[Shape], n_tops: int) -> list[Shape]:
+        shape = inputs[0]
+        axis, top_k = self._geometry(ctx, shape)
+        if axis is not None:
+            return [tuple(top_k if i == axis else d for i, d in enumerate(shape))]
+        out = [1] * max(len(shape), 3)
+        out[0], out[2] = shape[0], top_k
+        if ctx.params["out_max_val"]:
+            out[1] = 2
+        return [tuple(out)]
+
+    def cost(self, ctx: LayerContext, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> Cost:
+        return Cost(0, math.prod(inputs[0]))  # a comparison an element (top_k = 1)
+
+    def torch_module(self, ctx: LayerContext, site: TorchSite) -> TorchModule | None:
+        axis, top_k = self._geometry(ctx, site.inputs[0])
+        return TorchModule(
+            "CaffeArgMax",
+            args=(("top_k", top_k), ("axis", axis)),
+            kwargs=(
+                ("out_max_val", bool(ctx.params["out_max_val"])),
+                ("shape", tuple(site.outputs[0][1:])),
+            ),
+        )
+
+    def torch_definitions(self) -> dict[str, str]:
+        return {"CaffeArgMax": _CAFFE_ARGMAX}
+
+    def onnx_emit(
+        self,
+        ctx: LayerContext,
+        site: OnnxSite,
+        g: OnnxEmitter,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+    ) -> None:
+        axis, top_k = self._geometry(ctx, site.inputs[0])
+        x = inputs[0]
+        if axis is None:
+            x = g.node("Flatten", [x], axis=1)[0]
+        k = g.const([top_k], "int64")
+        values, indices = g.node(
+            "TopK",
+            [x, k],
+            [g.fresh("values"), g.fresh("indices")],
+            axis=1 if axis is None else axis,
+        )
+        if axis is not None and ctx.params["out_max_val"]:
+            g.node("Identity", [values], outputs)
+            return
+        as_float = g.node("Cast", [indices], to=1)[0]  # FLOAT
+        if axis is not None:
+            g.node("Identity", [as_float], outputs)
+            return
+        parts = [as_float]
+        if ctx.params["out_max_val"]:
+            parts.append(values)
+        stacked = [g.node("Unsqueeze", [part, g.const([1], "int64")])[0] for part in parts]
+        joined = g.node("Concat", stacked, axis=1)[0] if len(stacked) > 1 else stacked[0]
+        g.node("Reshape", [joined, g.const([0, *site.outputs[0][1:]], "int64")], outputs)
+
+
+_CAFFE_ARGMAX = '''
+class CaffeArgMax(nn.Module):
+    """Caffe's ArgMax: the top_k indices (as floats) or values along `axis`; without an axis,
+    over each sample flattened, indices (and values) in Caffe's N x (1 or 2) x top_k layout."""
+
+    def __init__(
+        self, top_k: int, axis: int | None, out_max_val: bool, shape: tuple[int, ...]
+    ) -> None:
+        super().__init__()
+        self.top_k, self.axis, self.out_max_val, self.shape = top_k, axis, out_max_val, shape
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.axis is not None:
+            best = torch.topk(x, self.top_k, self.axis)
+            return best.values if self.out_max_val else best.indices.to(x.dtype)
+        best = torch.topk(x.flatten(1), self.top_k, 1)
+        parts = [best.indices.to(x.dtype)] + ([best.values] if self.out_max_val else [])
+        return torch.stack(parts, 1).reshape(-1, *self.shape)
+'''
