@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backend_outputs import torch_and_onnx
 
 import netc
 
 cv2 = pytest.importorskip("cv2")
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
-
-from netc.backends.onnx import build_model  # noqa: E402
 
 
 def _pooling(extra: str, pool: str = "MAX") -> str:
@@ -46,12 +45,7 @@ def test_ceil_mode_agrees_with_opencv_torch_and_onnx(
     opencv.setInput(data)
     expected = opencv.forward("pool")  # OpenCV's importer reads ceil_mode itself
     assert expected.shape == (1, 2, side, side)
-    with torch.no_grad():
-        by_torch = graph.to_torch().eval()(torch.from_numpy(data)).numpy()
-    session = ort.InferenceSession(
-        build_model(graph).SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    (by_onnx,) = session.run(None, {"data": data})
+    by_torch, by_onnx = torch_and_onnx(graph, {"data": data})
     np.testing.assert_allclose(by_torch, expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(by_onnx, expected, rtol=0, atol=1e-6)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backend_outputs import torch_and_onnx
 from caffemodel_writer import caffemodel
 
 import netc
@@ -16,19 +17,6 @@ from netc.analysis.core import analyze
 cv2 = pytest.importorskip("cv2")
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
-
-from netc.backends.onnx import build_model  # noqa: E402
-
-
-def _both(graph: netc.Graph, feeds: dict[str, np.ndarray], weights: dict | None = None) -> tuple:
-    module = graph.to_torch().eval()
-    if weights:
-        module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=False)
-    with torch.no_grad():
-        by_torch = module(*[torch.from_numpy(v) for v in feeds.values()]).numpy()
-    model = build_model(graph, weights=weights)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return by_torch, session.run(None, feeds)[0]
 
 
 @pytest.mark.parametrize("scale_shape", [(2, 4), (2, 4, 1, 1)])
@@ -50,7 +38,7 @@ def test_axpy_is_scale_times_x_plus_y(scale_shape: tuple[int, ...]) -> None:
     }
     # axpy_layer.cpp: top = y, then caffe_axpy(a[n, c], x[n, c], top[n, c]) per sample/channel
     expected = feeds["a"].reshape(2, 4, 1, 1) * feeds["x"] + feeds["y"]
-    for got in _both(graph, feeds):
+    for got in torch_and_onnx(graph, feeds):
         np.testing.assert_allclose(got, expected, atol=1e-6)
     row = next(r for r in analyze(graph).rows if r.name == "axpy")
     assert (row.params, row.flops) == (0, 2 * 2 * 4 * 3 * 5)
@@ -82,7 +70,7 @@ def test_shuffle_channel_agrees_with_opencv_torch_and_onnx(group: int, tmp_path:
     opencv = cv2.dnn.readNetFromCaffe(str(tmp_path / "net.prototxt"))
     opencv.setInput(x)
     np.testing.assert_array_equal(opencv.forward("shuffle"), expected)
-    for got in _both(graph, {"data": x}):
+    for got in torch_and_onnx(graph, {"data": x}):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -117,7 +105,7 @@ def test_depthwise_convolution_agrees_with_opencv_torch_and_onnx(tmp_path: Path)
     )
     opencv.setInput(x)
     np.testing.assert_allclose(opencv.forward("dw"), expected, atol=1e-5)
-    for got in _both(graph, {"data": x}, {"dw.weight": weight, "dw.bias": bias}):
+    for got in torch_and_onnx(graph, {"data": x}, {"dw.weight": weight, "dw.bias": bias}):
         np.testing.assert_allclose(got, expected, atol=1e-5)
     row = next(r for r in analyze(graph).rows if r.name == "dw")
     assert (row.params, row.macs) == (4 * 9 + 4, 4 * 9 * 4 * 4)  # one 3×3 filter a channel

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backend_outputs import torch_and_onnx
 from caffemodel_writer import caffemodel
 
 import netc
@@ -16,16 +17,6 @@ from netc.analysis.core import analyze
 cv2 = pytest.importorskip("cv2")
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
-
-from netc.backends.onnx import build_model  # noqa: E402
-
-
-def _run_onnx(
-    graph: netc.Graph, feeds: dict[str, np.ndarray], weights: dict | None = None
-) -> np.ndarray:
-    model = build_model(graph, weights=weights)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, feeds)[0]
 
 
 def _bilinear_align_corners(x: np.ndarray, out: tuple[int, int]) -> np.ndarray:
@@ -70,10 +61,8 @@ def test_interp_agrees_with_opencv_a_reference_torch_and_onnx(param: str, tmp_pa
         opencv = cv2.dnn.readNetFromCaffe(str(tmp_path / "net.prototxt"))
         opencv.setInput(x)
         np.testing.assert_allclose(opencv.forward("up"), expected, rtol=0, atol=1e-5)
-    with torch.no_grad():
-        by_torch = graph.to_torch().eval()(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(by_torch, expected, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(_run_onnx(graph, {"data": x}), expected, rtol=0, atol=1e-5)
+    for got in torch_and_onnx(graph, {"data": x}):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
     row = next(r for r in analyze(graph).rows if r.name == "up")
     assert (row.params, row.macs, row.flops) == (0, 0, 7 * 2 * size[0] * size[1])
 
@@ -114,7 +103,7 @@ def test_bn_loads_the_forks_blobs_and_agrees_with_its_forward(frozen: str, tmp_p
     load_into(module, path, graph)
     with torch.no_grad():
         np.testing.assert_allclose(module(torch.from_numpy(x)).numpy(), expected, atol=1e-5)
-    onnx_out = _run_onnx(graph, {"data": x}, dict(read_weights(path, graph)))
+    onnx_out = torch_and_onnx(graph, {"data": x}, dict(read_weights(path, graph)))[1]
     np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
     # frozen: the moving averages in training too (eval-always) and no learning of slope/bias
     node = graph.node("bn")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from backend_outputs import torch_and_onnx
 from caffemodel_writer import caffemodel
 
 import netc
@@ -16,8 +17,6 @@ from netc.analysis.core import analyze
 cv2 = pytest.importorskip("cv2")
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
-
-from netc.backends.onnx import build_model  # noqa: E402
 
 
 def _all_three(
@@ -43,15 +42,7 @@ def _all_three(
             reader.setInput(value, name)
         outputs.append(reader.forward(top))
     weights = {f"{name}.weight": v.reshape(-1) for name, v in (blobs or {}).items()}
-    module = graph.to_torch().eval()
-    module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=False)
-    with torch.no_grad():
-        outputs.append(module(*[torch.from_numpy(v) for v in feeds.values()]).numpy())
-    session = ort.InferenceSession(
-        build_model(graph, weights=weights or None).SerializeToString(),
-        providers=["CPUExecutionProvider"],
-    )
-    outputs.append(session.run(None, feeds)[0])
+    outputs += torch_and_onnx(graph, feeds, weights)
     return outputs
 
 

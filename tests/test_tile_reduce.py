@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from backend_outputs import torch_and_onnx
 
 import netc
 from netc.analysis.core import analyze
@@ -13,7 +14,6 @@ from netc.analysis.core import analyze
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from netc.backends.onnx import build_model  # noqa: E402
 
 SHAPE = (2, 3, 4, 5)
 
@@ -23,12 +23,7 @@ def _net(layer: str) -> str:
 
 
 def _outputs(text: str, x: np.ndarray, opset: int) -> list[np.ndarray]:
-    graph = netc.load(text)
-    with torch.no_grad():
-        by_torch = graph.to_torch().eval()(torch.from_numpy(x)).numpy()
-    model = build_model(graph, opset=opset)
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return [by_torch, session.run(None, {"data": x})[0]]
+    return torch_and_onnx(netc.load(text), {"data": x}, opset=opset)
 
 
 @pytest.mark.parametrize("opset", [13, 17])

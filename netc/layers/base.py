@@ -222,6 +222,23 @@ class OnnxEmitter(Protocol):
         ...
 
 
+def onnx_reduce(
+    g: OnnxEmitter,
+    op: str,
+    x: str,
+    axes: Sequence[int],
+    opset: int,
+    keepdims: bool = True,
+    outputs: Sequence[str] | None = None,
+) -> str:
+    """An ONNX Reduce* over `axes`: ReduceSum takes them as an input from opset 13 (netc's
+    minimum), the others (ReduceMean, ReduceL1, ReduceSumSquare, ...) from opset 18."""
+    if op == "ReduceSum" or opset >= 18:
+        inputs = [x, g.const(list(axes), "int64")]
+        return g.node(op, inputs, outputs, keepdims=int(keepdims))[0]
+    return g.node(op, [x], outputs, axes=list(axes), keepdims=int(keepdims))[0]
+
+
 class BackendError(Exception):
     """A layer has no faithful form in a backend; `field` names the parameter responsible."""
 

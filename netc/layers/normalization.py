@@ -22,6 +22,7 @@ from netc.layers.base import (
     Window,
     canonical_axis,
     fmt_shape,
+    onnx_reduce,
     register,
 )
 from netc.proto.schema import Field, Kind
@@ -327,22 +328,15 @@ class MVN(Elementwise):
         axes = list(range(first, ndim))
         normalize = bool(ctx.params["normalize_variance"])
         x = inputs[0]
-        mean = _reduce_mean(g, site.opset, x, axes)
+        mean = onnx_reduce(g, "ReduceMean", x, axes, site.opset)
         if not normalize:
             g.node("Sub", [x, mean], outputs)
             return
         centred = g.node("Sub", [x, mean])[0]
         square = g.node("Mul", [centred, centred])[0]
-        deviation = g.node("Sqrt", [_reduce_mean(g, site.opset, square, axes)])[0]
+        deviation = g.node("Sqrt", [onnx_reduce(g, "ReduceMean", square, axes, site.opset)])[0]
         denominator = g.node("Add", [deviation, g.const(float(ctx.params["eps"]))])[0]
         g.node("Div", [centred, denominator], outputs)
-
-
-def _reduce_mean(g: OnnxEmitter, opset: int, x: str, axes: list[int]) -> str:
-    """ReduceMean over `axes`, kept as size 1: an attribute before opset 18, an input since."""
-    if opset < 18:
-        return g.node("ReduceMean", [x], axes=axes, keepdims=1)[0]
-    return g.node("ReduceMean", [x, g.const(axes, "int64")], keepdims=1)[0]
 
 
 _LRN_WITHIN = '''

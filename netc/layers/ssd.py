@@ -21,6 +21,7 @@ from netc.layers.base import (
     ShapeError,
     TorchModule,
     TorchSite,
+    onnx_reduce,
     register,
 )
 
@@ -90,7 +91,7 @@ class Normalize(LayerType):
         axes = list(self._axes(ctx, len(shape)))
         x = inputs[0]
         square = g.node("Mul", [x, x])[0]
-        total = g.node("ReduceSum", [square, g.const(axes, "int64")], keepdims=1)[0]
+        total = onnx_reduce(g, "ReduceSum", square, axes, site.opset)
         norm = g.node("Sqrt", [g.node("Add", [total, g.const(float(ctx.params["eps"]))])[0]])[0]
         normalised = g.node("Div", [x, norm])[0]
         scale_shape = (1,) if ctx.params["channel_shared"] else (shape[1], *[1] * (len(shape) - 2))

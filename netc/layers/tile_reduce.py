@@ -17,6 +17,7 @@ from netc.layers.base import (
     TorchModule,
     TorchSite,
     canonical_axis,
+    onnx_reduce,
     register,
 )
 
@@ -133,11 +134,7 @@ class Reduction(LayerType):
         op = _ONNX_REDUCTIONS[str(ctx.params["operation"])]
         coeff = float(ctx.params["coeff"])
         done = outputs if coeff == 1.0 else None
-        # ReduceSum takes its axes as an input (netc's opsets start at 13), the others from 18
-        if op == "ReduceSum" or site.opset >= 18:
-            reduced = g.node(op, [flat, g.const([axis], "int64")], done, keepdims=0)[0]
-        else:
-            reduced = g.node(op, [flat], done, axes=[axis], keepdims=0)[0]
+        reduced = onnx_reduce(g, op, flat, [axis], site.opset, keepdims=False, outputs=done)
         if done is None:
             g.node("Mul", [reduced, g.const(coeff)], outputs)
 
