@@ -397,6 +397,19 @@ def test_failed_layer_does_not_cascade(
     assert err.count(": error:") == 1
 
 
+def test_a_bad_field_in_a_parameter_message_is_reported_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The type's parameter message was validated twice: as a field of LayerParameter and as
+    the type's own parameters, so each mistake in it came out twice."""
+    path = tmp_path / "twice.prototxt"
+    path.write_text(
+        H + 'layer { name: "p" type: "Pooling" pooling_param { kernel_size: 2 ceil_mod: false } }\n'
+    )
+    _, _, err = run_cli(["check", str(path)], capsys, monkeypatch)
+    assert err.count(": error:") == 1 and 'unknown field "ceil_mod"' in err
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -273,7 +273,8 @@ class _Builder:
             CAFFE,
             self.report,
             extensions=LAYER_EXTENSIONS,
-            skip=_WIRING,
+            # the type's own parameter message is validated once, by _type_params
+            skip=(*_WIRING, *([layer_type.message] if layer_type and layer_type.message else [])),
             fields=layer_fields,
         )
         params = (
